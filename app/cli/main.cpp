@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+// specmamba: the command-line twin of SpecMamba Studio.
+#include <iostream>
+#include <map>
+
+#include "cli_common.h"
+#include "core/error.h"
+
+int main(int argc, char** argv) {
+  using namespace sm::cli;
+  CLI::App app{"specmamba — Mamba language models with speculative decoding"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "specmamba 0.1.0");
+  Common common;
+  std::map<CLI::App*, Runner> runners;
+  auto reg = [&](Runner (*add)(CLI::App&, Common&)) {
+    const size_t before = app.get_subcommands({}).size();
+    Runner r = add(app, common);
+    runners[app.get_subcommands({})[before]] = std::move(r);
+  };
+  reg(add_info);
+  reg(add_generate);
+  reg(add_eval);
+  reg(add_bench);
+  reg(add_tokenize);
+  reg(add_agree);
+  reg(add_random_model);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    for (auto& [sub, run] : runners)
+      if (sub->parsed()) return run();
+  } catch (const sm::Error& e) {
+    std::cerr << "specmamba: error: " << e.what() << std::endl;
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "specmamba: error: out of memory" << std::endl;
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "specmamba: error: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}

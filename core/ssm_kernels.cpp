@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/ssm_kernels.h"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/math_kernels.h"
+
+namespace sm {
+
+void causal_conv_silu(const float* in, int64_t in_stride, int64_t T, int64_t C, int K,
+                      const float* wT, const float* b, float* window, float* out, int64_t c0,
+                      int64_t c1) {
+  const int64_t W = K - 1;
+  // Row r of the extended input: the window for r < W, else input row r - W.
+  auto row = [&](int64_t r) -> const float* { return r < W ? window + r * C : in + (r - W) * in_stride; };
+  for (int64_t t = 0; t < T; ++t) {
+    float* o = out + t * C;
+    if (b) {
+      std::memcpy(o + c0, b + c0, (c1 - c0) * sizeof(float));
+    } else {
+      std::memset(o + c0, 0, (c1 - c0) * sizeof(float));
+    }
+    for (int k = 0; k < K; ++k) {
+      const float* e = row(t + k);
+      const float* w = wT + k * C;
+#pragma omp simd
+      for (int64_t c = c0; c < c1; ++c) o[c] += w[c] * e[c];
+    }
+#pragma omp simd
+    for (int64_t c = c0; c < c1; ++c) o[c] = silu(o[c]);
+  }
+  // New window: the last W rows of ext (rows T .. T+W-1).
+  if (W > 0) {
+    std::vector<float> tmp(static_cast<size_t>(W * (c1 - c0)));
+    for (int64_t r = 0; r < W; ++r)
+      std::memcpy(&tmp[r * (c1 - c0)], row(T + r) + c0, (c1 - c0) * sizeof(float));
+    for (int64_t r = 0; r < W; ++r)
+      std::memcpy(window + r * C + c0, &tmp[r * (c1 - c0)], (c1 - c0) * sizeof(float));
+  }
+}
+
+void scan_mamba1(int64_t T, int64_t E, int64_t N, const float* x, const float* dt,
+                 const float* bc, int64_t bc_stride, int64_t b_off, int64_t c_off,
+                 const float* A, const float* D, float* S, float* y, int64_t e0, int64_t e1) {
+  for (int64_t e = e0; e < e1; ++e) {
+    float* s = S + e * N;
+    const float* a = A + e * N;
+    for (int64_t t = 0; t < T; ++t) {
+      const float d = dt[t * E + e], xv = x[t * E + e], dtx = d * xv;
+      const float* B = bc + t * bc_stride + b_off;
+      const float* Cm = bc + t * bc_stride + c_off;
+      float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+      for (int64_t n = 0; n < N; ++n) {
+        const float v = s[n] * exp_fast(d * a[n]) + dtx * B[n];
+        s[n] = v;
+        acc += v * Cm[n];
+      }
+      y[t * E + e] = acc + D[e] * xv;
+    }
+  }
+}
+
+void scan_mamba2(int64_t T, int64_t H, int64_t P, int64_t N, int64_t G, const float* xbc,
+                 int64_t xbc_stride, const float* dt, const float* A, const float* D, float* S,
+                 float* y, int64_t h0, int64_t h1) {
+  const int64_t E = H * P, heads_per_group = H / G;
+  for (int64_t h = h0; h < h1; ++h) {
+    const int64_t g = h / heads_per_group;
+    float* sh = S + h * P * N;
+    for (int64_t t = 0; t < T; ++t) {
+      const float* row = xbc + t * xbc_stride;
+      const float* x = row + h * P;
+      const float* B = row + E + g * N;
+      const float* Cm = row + E + G * N + g * N;
+      const float d = dt[t * H + h];
+      const float dA = exp_fast(d * A[h]);
+      float* yo = y + t * E + h * P;
+      for (int64_t p = 0; p < P; ++p) {
+        float* s = sh + p * N;
+        const float dtx = d * x[p];
+        float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+        for (int64_t n = 0; n < N; ++n) {
+          const float v = s[n] * dA + dtx * B[n];
+          s[n] = v;
+          acc += v * Cm[n];
+        }
+        yo[p] = acc + D[h] * x[p];
+      }
+    }
+  }
+}
+
+void gated_rms_norm(float* y, int64_t y_stride, const float* z, int64_t z_stride, int64_t T,
+                    int64_t E, int64_t G, const float* w, float eps) {
+  const int64_t gs = E / G;
+  for (int64_t t = 0; t < T; ++t) {
+    float* yr = y + t * y_stride;
+    const float* zr = z + t * z_stride;
+#pragma omp simd
+    for (int64_t i = 0; i < E; ++i) yr[i] *= silu(zr[i]);
+    for (int64_t g = 0; g < G; ++g) rms_norm(yr + g * gs, w + g * gs, yr + g * gs, static_cast<int>(gs), eps);
+  }
+}
+
+}  // namespace sm

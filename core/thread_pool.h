@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// A fixed pool of worker threads for data-parallel loops. Decode issues a few
+// hundred short parallel regions per token, so workers spin briefly before
+// sleeping to keep the hand-off cheap.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace sm {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int n_threads = 1);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return n_threads_; }
+
+  // Calls fn(begin, end) on contiguous chunks covering [0, n); chunk sizes are
+  // multiples of `align` (except the last). Blocks until all chunks are done.
+  // The calling thread takes chunk 0.
+  void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn,
+                    int64_t align = 1);
+
+ private:
+  void worker(int index);
+
+  int n_threads_;
+  std::vector<std::thread> threads_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
+  const std::function<void(int64_t, int64_t)>* job_ = nullptr;
+  int64_t job_n_ = 0;
+  int64_t job_align_ = 1;
+  int job_chunks_ = 0;
+};
+
+// Splits [0, n) into `parts` chunks aligned to `align`; chunk i is returned.
+std::pair<int64_t, int64_t> chunk_range(int64_t n, int parts, int i, int64_t align);
+
+}  // namespace sm
