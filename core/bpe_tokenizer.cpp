@@ -117,6 +117,22 @@ std::string show(std::string_view s) {
   return q;
 }
 
+// A JSON value for a message, shortened.
+std::string brief(const json& v) {
+  std::string d = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (d.size() > 80) d = d.substr(0, 77) + "...";
+  return d;
+}
+
+// nlohmann's message without its "[json.exception.parse_error.101] " prefix.
+std::string json_error(const std::exception& e) {
+  std::string m = e.what();
+  if (!m.empty() && m[0] == '[') {
+    if (const std::size_t close = m.find("] "); close != std::string::npos) m.erase(0, close + 2);
+  }
+  return m;
+}
+
 // (left id, right id) -> (rank, merged id); open addressing, linear probing.
 class MergeTable {
  public:
@@ -645,13 +661,13 @@ void check_supported(const std::string& path, const json& root) {
     const json& n = *it;
     // NFC is accepted but not applied (see the top of this file).
     if (!n.is_object() || n.value("type", "") != "NFC")
-      bad(path, "unsupported normalizer " + show(n.dump()) + " (only NFC or none)");
+      bad(path, "unsupported normalizer " + brief(n) + " (only NFC or none)");
   }
   auto it = root.find("pre_tokenizer");
-  if (it == root.end() || !it->is_object() || it->value("type", "") != "ByteLevel")
-    bad(path, "unsupported pre_tokenizer " +
-                  show(it == root.end() ? std::string("missing") : it->dump()) +
-                  " (only ByteLevel is implemented)");
+  if (it == root.end() || it->is_null())
+    bad(path, "no pre_tokenizer (only ByteLevel is implemented)");
+  if (!it->is_object() || it->value("type", "") != "ByteLevel")
+    bad(path, "unsupported pre_tokenizer " + brief(*it) + " (only ByteLevel is implemented)");
   if (it->value("add_prefix_space", false))
     bad(path, "unsupported pre_tokenizer: ByteLevel with add_prefix_space true");
   if (!it->value("use_regex", true))
@@ -674,20 +690,17 @@ class TokenizerSax final : public nlohmann::json_sax<json> {
  public:
   TokenizerSax(ParsedFile& out, const std::string& path) : out_(out), path_(path) {}
 
-  bool null() override { return value(json(nullptr)); }
-  bool boolean(bool v) override { return value(json(v)); }
+  bool null() override { return scalar(json(nullptr)); }
+  bool boolean(bool v) override { return scalar(json(v)); }
   bool number_integer(number_integer_t v) override {
     if (mode_ == Mode::kVocab) return vocab_id(v);
-    return value(json(v));
+    return scalar(json(v));
   }
   bool number_unsigned(number_unsigned_t v) override {
     if (mode_ == Mode::kVocab) return vocab_id(v > number_unsigned_t(INT64_MAX) ? -1 : int64_t(v));
-    return value(json(v));
+    return scalar(json(v));
   }
-  bool number_float(number_float_t v, const string_t&) override {
-    if (mode_ == Mode::kVocab) bad(path_, "vocab entry " + show(key_) + " has a non-integer id");
-    return value(json(v));
-  }
+  bool number_float(number_float_t v, const string_t&) override { return scalar(json(v)); }
   bool string(string_t& v) override {
     if (mode_ == Mode::kMerges) {
       out_.merges.emplace_back(std::move(v), std::string());
@@ -700,14 +713,12 @@ class TokenizerSax final : public nlohmann::json_sax<json> {
       ++pair_len_;
       return true;
     }
-    if (mode_ == Mode::kVocab) bad(path_, "vocab entry " + show(key_) + " has a non-integer id");
-    return value(json(std::move(v)));
+    return scalar(json(std::move(v)));
   }
-  bool binary(binary_t&) override { return value(json()); }
+  bool binary(binary_t&) override { return scalar(json()); }
 
   bool start_object(std::size_t) override {
-    if (mode_ == Mode::kVocab) bad(path_, "vocab entry " + show(key_) + " has a non-integer id");
-    if (mode_ != Mode::kDom) bad_merge();
+    not_in_vocab_or_merges();
     if (in_model() && key_ == "vocab" && !out_.has_vocab) {
       out_.has_vocab = true;
       mode_ = Mode::kVocab;
@@ -716,10 +727,6 @@ class TokenizerSax final : public nlohmann::json_sax<json> {
     return open(json::object());
   }
   bool key(string_t& k) override {
-    if (mode_ == Mode::kVocab) {
-      key_ = std::move(k);
-      return true;
-    }
     key_ = std::move(k);
     return true;
   }
@@ -731,7 +738,6 @@ class TokenizerSax final : public nlohmann::json_sax<json> {
     return close();
   }
   bool start_array(std::size_t) override {
-    if (mode_ == Mode::kVocab) bad(path_, "vocab entry " + show(key_) + " has a non-integer id");
     if (mode_ == Mode::kMerges) {
       mode_ = Mode::kMergePair;
       pair_len_ = 0;
@@ -739,7 +745,7 @@ class TokenizerSax final : public nlohmann::json_sax<json> {
       out_.merge_is_pair.push_back(true);
       return true;
     }
-    if (mode_ == Mode::kMergePair) bad_merge();
+    not_in_vocab_or_merges();
     if (in_model() && key_ == "merges" && !out_.has_merges) {
       out_.has_merges = true;
       mode_ = Mode::kMerges;
@@ -760,7 +766,7 @@ class TokenizerSax final : public nlohmann::json_sax<json> {
     return close();
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
-    bad(path_, std::string("not a valid JSON tokenizer file: ") + e.what());
+    bad(path_, "not a valid JSON tokenizer file: " + json_error(e));
   }
 
  private:
@@ -776,9 +782,18 @@ class TokenizerSax final : public nlohmann::json_sax<json> {
     out_.vocab.emplace_back(std::move(key_), int32_t(v));
     return true;
   }
+  // A value that is neither a vocab id nor a merge where one is expected.
+  void not_in_vocab_or_merges() {
+    if (mode_ == Mode::kVocab) bad(path_, "vocab entry " + show(key_) + " has a non-integer id");
+    if (mode_ == Mode::kMerges || mode_ == Mode::kMergePair) bad_merge();
+  }
   [[noreturn]] void bad_merge() {
-    bad(path_, "merge #" + std::to_string(out_.merges.size() - 1) +
-                   " is neither \"a b\" nor [\"a\", \"b\"]");
+    const std::size_t index = out_.merges.size() - (mode_ == Mode::kMergePair ? 1 : 0);
+    bad(path_, "merge #" + std::to_string(index) + " is neither \"a b\" nor [\"a\", \"b\"]");
+  }
+  bool scalar(json&& v) {
+    not_in_vocab_or_merges();
+    return value(std::move(v));
   }
   json* place(json&& v) {
     if (stack_.empty()) {
@@ -828,7 +843,7 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::from_json_text(std::string_view text
     try {
       json::sax_parse(text.begin(), text.end(), &sax);
     } catch (const json::exception& e) {
-      bad(path, std::string("not a valid JSON tokenizer file: ") + e.what());
+      bad(path, "not a valid JSON tokenizer file: " + json_error(e));
     }
   }
   const json& root = parsed.root;
@@ -839,7 +854,7 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::from_json_text(std::string_view text
   const json& model = *model_it;
   if (auto t = model.find("type"); t != model.end()) {
     if (!t->is_string() || t->get<std::string>() != "BPE")
-      bad(path, "model type is " + show(t->dump()) + ", only BPE is supported");
+      bad(path, "model type is " + brief(*t) + ", only BPE is supported");
   }
   check_supported(path, root);
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
@@ -934,7 +949,7 @@ std::unique_ptr<BpeTokenizer> BpeTokenizer::from_json_text(std::string_view text
     for (const json& tok : *at) {
       if (!tok.is_object() || !tok.contains("content") || !tok["content"].is_string() ||
           !tok.contains("id"))
-        bad(path, "malformed added token " + show(tok.dump()));
+        bad(path, "malformed added token " + brief(tok));
       const std::string content = tok["content"].get<std::string>();
       const std::string what = "added token " + show(content);
       if (content.empty()) bad(path, "added token with empty content");

@@ -22,7 +22,8 @@ RandomModelSpec random_model_preset(const std::string& name) {
     s.arch = Arch::Mamba2, s.d_model = 768, s.n_layer = 24, s.vocab_size = 50288,
     s.d_state = 128, s.head_dim = 64;
   } else if (name == "tiny-mamba1") {
-    s.arch = Arch::Mamba1, s.d_model = 64, s.n_layer = 2, s.vocab_size = 256, s.d_state = 16;
+    s.arch = Arch::Mamba1, s.d_model = 64, s.n_layer = 2, s.vocab_size = 256, s.d_state = 16,
+    s.tie_embeddings = false;  // an untied head keeps random greedy output varied
   } else if (name == "tiny-mamba2") {
     s.arch = Arch::Mamba2, s.d_model = 64, s.n_layer = 2, s.vocab_size = 256, s.d_state = 16,
     s.head_dim = 16, s.n_groups = 2;
@@ -85,7 +86,7 @@ ModelConfig write_random_model(const std::string& dir, const RandomModelSpec& s)
   const float wstd = 1.0f / std::sqrt(float(D));
   std::vector<TensorToWrite> ts;
   nlohmann::json cfg;
-  ts.push_back(tensor("backbone.embeddings.weight", {V, D}, r.normal(V * D, 0.5f)));
+  ts.push_back(tensor("backbone.embeddings.weight", {V, D}, r.normal(V * D, 0.15f)));
   for (int i = 0; i < s.n_layer; ++i) {
     const std::string m = "backbone.layers." + std::to_string(i) + ".mixer.";
     ts.push_back(tensor("backbone.layers." + std::to_string(i) + ".norm.weight", {D},

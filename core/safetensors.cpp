@@ -259,7 +259,10 @@ std::shared_ptr<SafeTensorsFile> SafeTensorsFile::open(const std::string& path) 
   try {
     header = json::parse(hbeg, hend, cb);
   } catch (const json::exception& e) {
-    fail(path, std::string("header is not valid JSON: ") + e.what());
+    std::string msg = e.what();  // drop nlohmann's "[json.exception.parse_error.101] " tag
+    if (auto p = msg.find("] "); p != std::string::npos && msg.rfind("[json.exception", 0) == 0)
+      msg = msg.substr(p + 2);
+    fail(path, "header is not valid JSON: " + msg);
   }
   if (!header.is_object()) fail(path, std::string("header is a JSON ") + header.type_name() +
                                           ", not an object");

@@ -192,16 +192,16 @@ def ssd_chunked(X, A, B, C, L, S0=None):
     Y = W @ Xh  # b,H,c,L,P  (intra-chunk)
     decay_states = torch.exp(Acs[..., -1:] - Acs)  # b,H,c,L
     states = (Xh * decay_states.unsqueeze(-1)).transpose(-1, -2) @ Bc.unsqueeze(1)  # b,H,c,P,N
-    chunk_decay = torch.exp(Acs[..., -1])  # b,H,c
+    chunk_decay = torch.exp(Acs[..., -1]).unsqueeze(-1).unsqueeze(-1).unbind(2)  # c x [b,H,1,1]
     S = S0 if S0 is not None else X.new_zeros(b, H, P, N)
     prev = []
-    for i in range(c):
+    for dec, st in zip(chunk_decay, states.unbind(2)):  # (unbind: cheap backward)
         prev.append(S)
-        S = S * chunk_decay[:, :, i, None, None] + states[:, :, i]
+        S = S * dec + st
     prev = torch.stack(prev, 2)  # b,H,c,P,N : state entering each chunk
     Y = Y + (Cc.unsqueeze(1) @ prev.transpose(-1, -2)) * torch.exp(Acs).unsqueeze(-1)
-    Y = Y.permute(0, 2, 3, 1, 4).reshape(b, c * L, H, P)[:, :T]
-    return Y, S
+    Y = Y.permute(0, 2, 3, 1, 4).reshape(b, c * L, H, P)
+    return (Y[:, :T] if pad else Y), S
 
 
 class GatedNorm(nn.Module):

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# End-to-end tests of the `specmamba` CLI: outputs, JSON keys, and that bad
+# input gives a clear message and a non-zero exit (never a crash).
+# Usage: run_cli_tests.sh PATH/TO/specmamba REPO_ROOT
+set -u
+BIN=$1
+ROOT=$2
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0
+fail=0
+G=$ROOT/tests/data/golden
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+
+# expect_ok NAME PATTERN CMD... : exit 0 and stdout matches PATTERN
+expect_ok() {
+  local name=$1 pat=$2; shift 2
+  local out
+  out=$("$@" 2>"$TMP/err") ; local rc=$?
+  if [[ $rc -eq 0 ]] && grep -qE -- "$pat" <<<"$out"; then ok; else bad "$name (rc=$rc): $(head -c 300 <<<"$out") $(head -c 300 "$TMP/err")"; fi
+}
+# expect_err NAME PATTERN CMD... : exit 1 (not a signal) and stderr matches PATTERN
+expect_err() {
+  local name=$1 pat=$2; shift 2
+  "$@" >"$TMP/out" 2>"$TMP/err"; local rc=$?
+  if [[ $rc -ge 1 && $rc -lt 128 ]] && grep -qE -- "$pat" "$TMP/err"; then ok; else bad "$name (rc=$rc): $(head -c 400 "$TMP/err")"; fi
+}
+json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+"$BIN" random-model "$TMP/m1" --shape tiny-mamba1 >/dev/null || bad "random-model mamba1"
+"$BIN" random-model "$TMP/m2" --shape tiny-mamba2 >/dev/null || bad "random-model mamba2"
+
+# info
+expect_ok "info text" "architecture +mamba1" "$BIN" info "$G/mamba1-hf"
+expect_ok "info json" '"parameters"' "$BIN" info "$G/mamba2-ss" --json
+expect_ok "info state-spaces naming" "state-spaces" "$BIN" info "$G/mamba1-ss"
+
+# generate
+expect_ok "generate streams and reports tok/s" "." "$BIN" generate "$TMP/m2" --prompt "Hello" --max-tokens 8
+"$BIN" generate "$TMP/m2" --prompt "Hello" --max-tokens 8 >/dev/null 2>"$TMP/err" && grep -q "tok/s" "$TMP/err" && ok || bad "generate ends with tok/s"
+out=$("$BIN" generate "$TMP/m1" --prompt-ids 1,2,3 --max-tokens 5 --json)
+[[ $(json_get 'len(d["ids"])' <<<"$out") == 5 ]] && ok || bad "generate --json ids: $out"
+for key in text tokens_per_second decode_tokens_per_second prefill_seconds; do
+  [[ $(json_get "'$key' in d" <<<"$out") == True ]] && ok || bad "generate --json has $key"
+done
+a=$("$BIN" generate "$TMP/m1" --prompt-ids 1,2,3 -n 12 --temperature 0.9 --top-k 50 --top-p 0.9 --seed 5 --json | json_get 'd["ids"]')
+b=$("$BIN" generate "$TMP/m1" --prompt-ids 1,2,3 -n 12 --temperature 0.9 --top-k 50 --top-p 0.9 --seed 5 --json | json_get 'd["ids"]')
+[[ "$a" == "$b" ]] && ok || bad "same seed, same output"
+g1=$("$BIN" generate "$TMP/m2" --prompt-ids 5,6 -n 10 --json --threads 1 | json_get 'd["ids"]')
+g2=$("$BIN" generate "$TMP/m2" --prompt-ids 5,6 -n 10 --json --threads 2 | json_get 'd["ids"]')
+[[ "$g1" == "$g2" ]] && ok || bad "threads do not change greedy output"
+
+# eval
+printf 'In the beginning God created the heaven and the earth.\n' >"$TMP/t.txt"
+out=$("$BIN" eval "$TMP/m2" --text "$TMP/t.txt" --json)
+for key in nll ppl bpb; do
+  [[ $(json_get "d['$key'] > 0" <<<"$out") == True ]] && ok || bad "eval --json $key: $out"
+done
+expect_ok "eval text" "bits per byte" "$BIN" eval "$TMP/m2" --text "$TMP/t.txt"
+
+# bench
+out=$("$BIN" bench "$TMP/m2" --threads 1,2 --prompt-tokens 16 --decode-tokens 8 --repeats 1 --json)
+[[ $(json_get 'len(d["results"])' <<<"$out") == 2 ]] && ok || bad "bench --json: $out"
+
+# tokenize
+expect_ok "tokenize known encoding" "^12092,1533$" "$BIN" tokenize "$ROOT/data/gpt-neox-20b-tokenizer.json" --text "Hello world"
+expect_ok "tokenize decode" "^Hello world$" "$BIN" tokenize "$ROOT/data/gpt-neox-20b-tokenizer.json" --decode 12092,1533
+expect_ok "tokenize json" '"ids"' "$BIN" tokenize "$TMP/m1" --text "abc" --json
+
+# bad input
+expect_err "missing model dir" "/nonexistent/model" "$BIN" info /nonexistent/model
+expect_err "prompt ids outside vocabulary" "token id 999 is outside the vocabulary" "$BIN" generate "$TMP/m1" --prompt-ids 1,999
+expect_err "prompt ids not numbers" "not a token id" "$BIN" generate "$TMP/m1" --prompt-ids 1,x
+expect_err "empty prompt" "prompt is empty" "$BIN" generate "$TMP/m1" --prompt ""
+expect_err "bad temperature" "temperature" "$BIN" generate "$TMP/m1" --prompt a --temperature -1
+expect_err "missing text file" "nofile.txt" "$BIN" eval "$TMP/m1" --text "$TMP/nofile.txt"
+cp -r "$TMP/m1" "$TMP/badcfg"; echo '{"model_type": "mamba", "hidden_size": ' >"$TMP/badcfg/config.json"
+expect_err "malformed config.json" "config.json" "$BIN" info "$TMP/badcfg"
+cp -r "$TMP/m1" "$TMP/llama"; echo '{"model_type": "llama"}' >"$TMP/llama/config.json"
+expect_err "unknown architecture" "llama" "$BIN" info "$TMP/llama"
+cp -r "$TMP/m1" "$TMP/trunc"; truncate -s 5000 "$TMP/trunc/model.safetensors"
+expect_err "truncated safetensors" "model.safetensors" "$BIN" generate "$TMP/trunc" --prompt a
+cp -r "$TMP/m1" "$TMP/lie"; python3 - "$TMP/lie/model.safetensors" <<'PY'
+import struct, sys
+p = sys.argv[1]
+b = bytearray(open(p, 'rb').read())
+b[0:8] = struct.pack('<Q', len(b) * 4)   # header length past the end of the file
+open(p, 'wb').write(b)
+PY
+expect_err "header length past the file" "model.safetensors" "$BIN" info "$TMP/lie"
+echo 'not json' >"$TMP/tok.json"
+expect_err "malformed tokenizer.json" "tok.json" "$BIN" tokenize "$TMP/tok.json" --text hi
+cp -r "$TMP/m2" "$TMP/withtok"; echo '{"model": {}}' >"$TMP/withtok/tokenizer.json"
+expect_err "model with malformed tokenizer.json" "tokenizer.json" "$BIN" generate "$TMP/withtok" --prompt hi
+expect_err "unknown subcommand" "" "$BIN" frobnicate
+
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ui/generation_panel.h"
+
+#include <QHBoxLayout>
+#include <QKeyEvent>
+#include <QLabel>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QSplitter>
+#include <QStyle>
+#include <QVBoxLayout>
+
+#include "ui/sampling_controls.h"
+#include "ui/token_stream_view.h"
+
+namespace sm::ui {
+
+GenerationPanel::GenerationPanel(QWidget* parent) : QWidget(parent) {
+  prompt_ = new QPlainTextEdit(this);
+  prompt_->setObjectName(QStringLiteral("promptEdit"));
+  prompt_->setPlaceholderText(tr("Type a prompt, then Generate (Ctrl+Return)"));
+  prompt_->setTabChangesFocus(true);
+  prompt_->installEventFilter(this);
+
+  sampling_ = new SamplingControls(this);
+
+  generate_ = new QPushButton(style()->standardIcon(QStyle::SP_MediaPlay), tr("&Generate"), this);
+  generate_->setObjectName(QStringLiteral("generateButton"));
+  generate_->setToolTip(tr("Generate from the prompt (Ctrl+Return)"));
+  generate_->setDefault(true);
+  stop_ = new QPushButton(style()->standardIcon(QStyle::SP_MediaStop), tr("St&op"), this);
+  stop_->setObjectName(QStringLiteral("stopButton"));
+  stop_->setToolTip(tr("Stop after the current token"));
+  stop_->setEnabled(false);
+
+  output_ = new TokenStreamView(this);
+
+  auto* top = new QWidget(this);
+  auto* top_layout = new QVBoxLayout(top);
+  top_layout->setContentsMargins(0, 0, 0, 0);
+  auto* prompt_label = new QLabel(tr("&Prompt"), top);
+  prompt_label->setBuddy(prompt_);
+  top_layout->addWidget(prompt_label);
+  top_layout->addWidget(prompt_, 1);
+  auto* controls = new QHBoxLayout;
+  controls->addWidget(sampling_, 1);
+  controls->addWidget(generate_);
+  controls->addWidget(stop_);
+  top_layout->addLayout(controls);
+
+  auto* bottom = new QWidget(this);
+  auto* bottom_layout = new QVBoxLayout(bottom);
+  bottom_layout->setContentsMargins(0, 0, 0, 0);
+  auto* out_label = new QLabel(tr("Output (prompt, then generated text highlighted)"), bottom);
+  bottom_layout->addWidget(out_label);
+  bottom_layout->addWidget(output_, 1);
+
+  auto* split = new QSplitter(Qt::Vertical, this);
+  split->setObjectName(QStringLiteral("generationSplitter"));
+  split->setChildrenCollapsible(false);
+  split->addWidget(top);
+  split->addWidget(bottom);
+  split->setStretchFactor(0, 0);
+  split->setStretchFactor(1, 1);
+  prompt_->setMinimumHeight(prompt_->fontMetrics().lineSpacing() * 3 + 12);
+  split->setSizes({prompt_->fontMetrics().lineSpacing() * 5 + 60, 600});
+
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(0, 0, 0, 0);
+  layout->addWidget(split);
+
+  connect(generate_, &QPushButton::clicked, this, &GenerationPanel::generateRequested);
+  connect(stop_, &QPushButton::clicked, this, &GenerationPanel::stopRequested);
+}
+
+QString GenerationPanel::prompt() const { return prompt_->toPlainText(); }
+void GenerationPanel::setPrompt(const QString& text) { prompt_->setPlainText(text); }
+void GenerationPanel::setGenerateEnabled(bool enabled) { generate_->setEnabled(enabled); }
+void GenerationPanel::setStopEnabled(bool enabled) { stop_->setEnabled(enabled); }
+
+bool GenerationPanel::eventFilter(QObject* watched, QEvent* event) {
+  if (watched == prompt_ && event->type() == QEvent::KeyPress) {
+    auto* key = static_cast<QKeyEvent*>(event);
+    if ((key->key() == Qt::Key_Return || key->key() == Qt::Key_Enter) &&
+        (key->modifiers() & Qt::ControlModifier)) {
+      if (generate_->isEnabled()) emit generateRequested();
+      return true;
+    }
+  }
+  return QWidget::eventFilter(watched, event);
+}
+
+}  // namespace sm::ui

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The generation view: prompt, sampling controls, Generate / Stop and the
+// streaming output pane. It only edits and shows; MainWindow drives the worker.
+#include <QWidget>
+
+class QPlainTextEdit;
+class QPushButton;
+
+namespace sm::ui {
+
+class SamplingControls;
+class TokenStreamView;
+
+class GenerationPanel : public QWidget {
+  Q_OBJECT
+
+ public:
+  explicit GenerationPanel(QWidget* parent = nullptr);
+
+  QString prompt() const;
+  void setPrompt(const QString& text);
+  SamplingControls* sampling() const { return sampling_; }
+  TokenStreamView* output() const { return output_; }
+  QPushButton* generateButton() const { return generate_; }
+  QPushButton* stopButton() const { return stop_; }
+
+  void setGenerateEnabled(bool enabled);
+  void setStopEnabled(bool enabled);
+
+ signals:
+  void generateRequested();
+  void stopRequested();
+
+ protected:
+  bool eventFilter(QObject* watched, QEvent* event) override;
+
+ private:
+  QPlainTextEdit* prompt_ = nullptr;
+  SamplingControls* sampling_ = nullptr;
+  QPushButton* generate_ = nullptr;
+  QPushButton* stop_ = nullptr;
+  TokenStreamView* output_ = nullptr;
+};
+
+}  // namespace sm::ui

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Value types that travel between the generation worker and the views:
+// what to run, what a loaded model is, each streamed token and the summary.
+// Plain copyable structs so they can cross threads in queued signals.
+#include <QByteArray>
+#include <QMetaType>
+#include <QString>
+#include <QVector>
+
+#include <cstdint>
+
+#include "core/sampler.h"
+
+namespace sm::ui {
+
+// What the model bar and the status line show about a loaded model.
+struct ModelInfo {
+  QString path;
+  QString arch;       // "mamba1" / "mamba2"
+  int n_layer = 0;
+  int d_model = 0;
+  int d_state = 0;
+  int vocab_size = 0;
+  int64_t parameters = 0;
+  uint64_t weight_bytes = 0;
+  uint64_t state_bytes = 0;
+  QString tokenizer;  // "bytes" or the BPE name
+  int threads = 1;
+
+  // "mamba2 · 4 layers · d_model 192 · 1.06 M params · bytes tokenizer"
+  QString summary() const;
+};
+
+struct GenerationRequest {
+  QString prompt;  // text; the worker tokenizes it with the model's tokenizer
+  int max_tokens = 64;
+  SamplingParams sampling;
+  bool stop_at_eos = true;
+};
+
+// One generated token as it streams in.
+struct TokenEvent {
+  int32_t id = 0;
+  QByteArray bytes;         // raw bytes (may be a partial UTF-8 sequence)
+  int index = 0;            // 0-based position among the generated tokens
+  double latency_ms = 0.0;  // since the previous token (the first: prefill + sample)
+  double elapsed_s = 0.0;   // since the run started
+};
+using TokenBatch = QVector<TokenEvent>;
+
+struct GenerationSummary {
+  QVector<int32_t> prompt_ids;
+  QVector<int32_t> ids;  // generated ids only
+  QByteArray text;       // their decoded bytes
+  int64_t prompt_tokens = 0;
+  int64_t generated = 0;
+  double prefill_seconds = 0.0;
+  double decode_seconds = 0.0;
+  double decode_tokens_per_second = 0.0;
+  double total_tokens_per_second = 0.0;
+  bool cancelled = false;
+  QString stop_reason;  // "max_tokens", "eos" or "cancelled"
+};
+
+// "12.3 kB", "4.56 MB", ...
+QString format_bytes(uint64_t bytes);
+// "82.1 k", "1.06 M", "130 M"
+QString format_count(int64_t n);
+
+}  // namespace sm::ui
+
+Q_DECLARE_METATYPE(sm::ui::ModelInfo)
+Q_DECLARE_METATYPE(sm::ui::TokenEvent)
+Q_DECLARE_METATYPE(sm::ui::TokenBatch)
+Q_DECLARE_METATYPE(sm::ui::GenerationSummary)

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ui/generation_worker.h"
+
+#include <QFile>
+
+#include <exception>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+#include "core/generator.h"
+#include "core/mamba_model.h"
+#include "core/model_config.h"
+#include "core/tokenizer.h"
+
+namespace sm::ui {
+
+namespace {
+
+QString what_of(std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const sm::Error& err) {
+    return QString::fromUtf8(err.what());
+  } catch (const std::bad_alloc&) {
+    return QStringLiteral("out of memory");
+  } catch (const std::exception& err) {
+    return QString::fromUtf8(err.what());
+  } catch (...) {
+    return QStringLiteral("unknown error");
+  }
+}
+
+ModelInfo describe(const MambaModel& m, const Tokenizer& tok, const QString& path) {
+  const ModelConfig& c = m.config();
+  ModelInfo info;
+  info.path = path;
+  info.arch = QString::fromUtf8(arch_name(c.arch));
+  info.n_layer = c.n_layer;
+  info.d_model = c.d_model;
+  info.d_state = c.d_state;
+  info.vocab_size = c.vocab_size;
+  info.parameters = m.weights().parameter_count;
+  info.weight_bytes = m.weights().bytes;
+  info.state_bytes = m.state_bytes();
+  info.tokenizer = QString::fromStdString(tok.name());
+  info.threads = m.threads();
+  return info;
+}
+
+}  // namespace
+
+GenerationWorker::GenerationWorker(QObject* parent) : QObject(parent) {
+  qRegisterMetaType<sm::ui::ModelInfo>();
+  qRegisterMetaType<sm::ui::TokenEvent>();
+  qRegisterMetaType<sm::ui::TokenBatch>();
+  qRegisterMetaType<sm::ui::GenerationSummary>();
+  flush_timer_.setSingleShot(true);
+  connect(&flush_timer_, &QTimer::timeout, this, &GenerationWorker::drainTokens);
+}
+
+GenerationWorker::~GenerationWorker() { cancelAndWait(); }
+
+void GenerationWorker::start(Job job, std::function<void()> body) {
+  joinThread();  // a finished job's thread may not be joined yet
+  cancel_ = false;
+  {
+    std::lock_guard lock(pending_mu_);
+    pending_.clear();
+    flush_posted_ = false;
+  }
+  since_last_batch_.invalidate();
+  job_ = job;
+  thread_ = std::thread(std::move(body));
+  emit busyChanged(true);
+}
+
+bool GenerationWorker::loadModel(const QString& dir, int threads) {
+  if (isBusy()) {
+    emit errorOccurred(tr("cannot load %1: a job is still running").arg(dir));
+    return false;
+  }
+  const uint64_t id = ++job_id_;
+  const std::string path = QFile::encodeName(dir).toStdString();
+  emit loadStarted(dir);
+  start(Job::Load, [this, id, path, dir, threads] {
+    std::shared_ptr<MambaModel> model;
+    std::shared_ptr<const Tokenizer> tok;
+    ModelInfo info;
+    QString error;
+    try {
+      if (threads < 1 || threads > 256) fail("", "threads must be between 1 and 256");
+      model = MambaModel::load(path);
+      model->set_threads(threads);
+      tok = load_tokenizer_for_model(path);
+      info = describe(*model, *tok, dir);
+    } catch (...) {
+      error = what_of(std::current_exception());
+      model.reset();
+    }
+    QMetaObject::invokeMethod(
+        this,
+        [this, id, model, tok, info, error] {
+          if (id != job_id_) return;  // cancelled and superseded
+          finishJob(id);
+          if (!error.isEmpty()) {
+            emit errorOccurred(error);
+            return;
+          }
+          model_ = model;
+          tokenizer_ = tok;
+          info_ = info;
+          emit modelLoaded(info_);
+        },
+        Qt::QueuedConnection);
+  });
+  return true;
+}
+
+bool GenerationWorker::generate(const GenerationRequest& request) {
+  if (isBusy()) {
+    emit errorOccurred(tr("cannot generate: a job is still running"));
+    return false;
+  }
+  if (!model_ || !tokenizer_) {
+    emit errorOccurred(tr("no model is loaded: load a model directory first"));
+    return false;
+  }
+  const uint64_t id = ++job_id_;
+  start(Job::Generate, [this, id, model = model_, tok = tokenizer_, request] {
+    GenerationSummary s;
+    QString error;
+    try {
+      const QByteArray utf8 = request.prompt.toUtf8();
+      const std::vector<int32_t> prompt = tok->encode(std::string_view(utf8.data(), utf8.size()));
+      GenerateOptions opt;
+      opt.max_tokens = request.max_tokens;
+      opt.sampling = request.sampling;
+      opt.stop_at_eos = request.stop_at_eos;
+      opt.sampling.validate();
+      s.prompt_ids = QVector<int32_t>(prompt.begin(), prompt.end());
+
+      const double t0 = now_seconds();
+      double prev = t0;
+      int index = 0;
+      auto on_token = [&](int32_t tid, const std::string& bytes) {
+        const double t = now_seconds();
+        TokenEvent ev;
+        ev.id = tid;
+        ev.bytes = QByteArray(bytes.data(), static_cast<qsizetype>(bytes.size()));
+        ev.index = index++;
+        ev.latency_ms = (t - prev) * 1e3;
+        ev.elapsed_s = t - t0;
+        prev = t;
+        bool post = false;
+        {
+          std::lock_guard lock(pending_mu_);
+          pending_.push_back(std::move(ev));
+          post = !std::exchange(flush_posted_, true);
+        }
+        if (post)
+          QMetaObject::invokeMethod(
+              this, [this, id] { onTokensPending(id); }, Qt::QueuedConnection);
+      };
+      GenerateResult r = sm::generate(*model, *tok, prompt, opt, on_token, &cancel_);
+      s.ids = QVector<int32_t>(r.ids.begin(), r.ids.end());
+      s.text = QByteArray(r.text.data(), static_cast<qsizetype>(r.text.size()));
+      s.prompt_tokens = r.stats.prompt_tokens;
+      s.generated = r.stats.generated;
+      s.prefill_seconds = r.stats.prefill_seconds;
+      s.decode_seconds = r.stats.decode_seconds;
+      s.decode_tokens_per_second = r.stats.decode_tokens_per_second();
+      s.total_tokens_per_second = r.stats.total_tokens_per_second();
+      s.cancelled = r.stats.cancelled;
+      s.stop_reason = QString::fromStdString(r.stats.stop_reason);
+    } catch (...) {
+      error = what_of(std::current_exception());
+    }
+    QMetaObject::invokeMethod(
+        this,
+        [this, id, s, error] {
+          if (id != job_id_) return;
+          finishJob(id);
+          if (!error.isEmpty())
+            emit errorOccurred(error);
+          else
+            emit generationFinished(s);
+        },
+        Qt::QueuedConnection);
+  });
+  emit generationStarted();
+  return true;
+}
+
+void GenerationWorker::finishJob(uint64_t) {
+  joinThread();
+  job_ = Job::None;
+  flush_timer_.stop();
+  drainTokens();  // everything streamed before the result
+  emit busyChanged(false);
+}
+
+void GenerationWorker::onTokensPending(uint64_t id) {
+  if (id != job_id_) return;
+  if (since_last_batch_.isValid() && since_last_batch_.elapsed() < batch_interval_ms_) {
+    if (!flush_timer_.isActive())
+      flush_timer_.start(batch_interval_ms_ - static_cast<int>(since_last_batch_.elapsed()));
+    return;
+  }
+  drainTokens();
+}
+
+void GenerationWorker::drainTokens() {
+  TokenBatch batch;
+  {
+    std::lock_guard lock(pending_mu_);
+    batch.swap(pending_);
+    flush_posted_ = false;
+  }
+  if (batch.isEmpty()) return;
+  since_last_batch_.restart();
+  emit tokensArrived(batch);
+}
+
+void GenerationWorker::stop() { cancel_ = true; }
+
+void GenerationWorker::cancelAndWait() {
+  cancel_ = true;
+  joinThread();
+  flush_timer_.stop();
+  {
+    std::lock_guard lock(pending_mu_);
+    pending_.clear();
+    flush_posted_ = false;
+  }
+  if (job_ != Job::None) {
+    ++job_id_;  // results already posted by the job are now stale
+    job_ = Job::None;
+    // Signals may reach a window that is being destroyed: keep this one quiet.
+  }
+}
+
+void GenerationWorker::joinThread() {
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace sm::ui

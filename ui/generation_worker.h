@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Runs model loading and generation off the GUI thread, one job at a time.
+//
+// The shape follows hotspot's JobTracker: every job has an id, runs on its own
+// thread with a cancel flag, and hands its results back with a queued
+// QMetaObject::invokeMethod on this object (events for a destroyed receiver
+// are dropped by Qt; the destructor cancels and joins before that happens).
+// Tokens stream through a mutex-guarded buffer and reach the GUI in batches,
+// at most ~60 per second, however fast the model decodes.
+#include <QElapsedTimer>
+#include <QObject>
+#include <QTimer>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "ui/generation_types.h"
+
+namespace sm {
+class MambaModel;
+class Tokenizer;
+}  // namespace sm
+
+namespace sm::ui {
+
+class GenerationWorker : public QObject {
+  Q_OBJECT
+
+ public:
+  enum class Job { None, Load, Generate };
+
+  explicit GenerationWorker(QObject* parent = nullptr);
+  ~GenerationWorker() override;  // cancels the running job and joins it
+
+  bool isBusy() const { return job_ != Job::None; }
+  Job currentJob() const { return job_; }
+  bool hasModel() const { return model_ != nullptr; }
+  const ModelInfo& modelInfo() const { return info_; }
+
+  // Start a job; false (and errorOccurred) if one is already running.
+  bool loadModel(const QString& dir, int threads = 1);
+  bool generate(const GenerationRequest& request);
+
+  // Asks the running generation to stop after the current token.
+  void stop();
+  // stop() and wait for the job's thread to end (window closing). Results of
+  // the cancelled job are discarded.
+  void cancelAndWait();
+
+  // Minimum spacing of tokensArrived signals (default 16 ms).
+  void setBatchInterval(int ms) { batch_interval_ms_ = ms; }
+
+ signals:
+  void busyChanged(bool busy);
+  void loadStarted(const QString& dir);
+  void modelLoaded(const sm::ui::ModelInfo& info);
+  void generationStarted();
+  void tokensArrived(const sm::ui::TokenBatch& tokens);
+  void generationFinished(const sm::ui::GenerationSummary& summary);
+  // A load or a generation failed; the message is sm::Error's, as is.
+  void errorOccurred(const QString& message);
+
+ private:
+  void start(Job job, std::function<void()> body);
+  void finishJob(uint64_t id);
+  void onTokensPending(uint64_t id);
+  void drainTokens();
+  void joinThread();
+
+  Job job_ = Job::None;
+  uint64_t job_id_ = 0;
+  std::thread thread_;
+  std::atomic<bool> cancel_{false};
+
+  std::shared_ptr<MambaModel> model_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
+  ModelInfo info_;
+
+  // Token hand-off from the worker thread.
+  std::mutex pending_mu_;
+  TokenBatch pending_;
+  bool flush_posted_ = false;
+  QTimer flush_timer_;
+  QElapsedTimer since_last_batch_;
+  int batch_interval_ms_ = 16;
+};
+
+}  // namespace sm::ui

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ui/latency_chart.h"
+
+#include <QVBoxLayout>
+
+#include <algorithm>
+
+#include <qcustomplot.h>
+
+namespace sm::ui {
+
+namespace {
+constexpr int kMeanWindow = 16;
+constexpr int kReplotMs = 50;
+}  // namespace
+
+LatencyChart::LatencyChart(QWidget* parent) : QWidget(parent) {
+  setObjectName(QStringLiteral("latencyChart"));
+  plot_ = new QCustomPlot(this);
+  plot_->setMinimumHeight(160);
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(0, 0, 0, 0);
+  layout->addWidget(plot_);
+
+  plot_->plotLayout()->insertRow(0);
+  title_ = new QCPTextElement(plot_, tr("Decode latency per token"),
+                              QFont(font().family(), font().pointSize(), QFont::Bold));
+  plot_->plotLayout()->addElement(0, 0, title_);
+
+  raw_ = plot_->addGraph();
+  raw_->setName(tr("latency"));
+  raw_->setPen(QPen(QColor(120, 144, 156, 160), 1));
+  raw_->setLineStyle(QCPGraph::lsLine);
+  raw_->setAdaptiveSampling(true);
+
+  mean_ = plot_->addGraph();
+  mean_->setName(tr("mean of %1").arg(kMeanWindow));
+  mean_->setPen(QPen(QColor(0x0d, 0x47, 0xa1), 2));
+  mean_->setAdaptiveSampling(true);
+
+  plot_->xAxis->setLabel(tr("generated token"));
+  plot_->yAxis->setLabel(tr("latency (ms)"));
+  plot_->legend->setVisible(true);
+  plot_->legend->setFont(QFont(font().family(), std::max(7, font().pointSize() - 1)));
+  plot_->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+  plot_->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+  plot_->xAxis->setRange(0, 64);
+  plot_->yAxis->setRange(0, 1);
+
+  replot_timer_.setSingleShot(true);
+  replot_timer_.setInterval(kReplotMs);
+  connect(&replot_timer_, &QTimer::timeout, this, &LatencyChart::replotNow);
+}
+
+void LatencyChart::clear() {
+  raw_->data()->clear();
+  mean_->data()->clear();
+  values_.clear();
+  window_.clear();
+  window_sum_ = 0.0;
+  total_ms_ = 0.0;
+  title_->setText(tr("Decode latency per token"));
+  plot_->xAxis->setRange(0, 64);
+  plot_->yAxis->setRange(0, 1);
+  replot_timer_.stop();
+  plot_->replot();
+}
+
+void LatencyChart::addSample(int token_index, double latency_ms) {
+  values_.push_back(latency_ms);
+  total_ms_ += latency_ms;
+  window_.push_back(latency_ms);
+  window_sum_ += latency_ms;
+  if (window_.size() > kMeanWindow) {
+    window_sum_ -= window_.front();
+    window_.pop_front();
+  }
+  raw_->addData(token_index, latency_ms);
+  mean_->addData(token_index, window_sum_ / window_.size());
+  if (!replot_timer_.isActive()) replot_timer_.start();
+}
+
+void LatencyChart::updateRanges() {
+  if (values_.isEmpty()) return;
+  // Scale to a high percentile, not the maximum: one scheduler hiccup should
+  // not flatten the rest of the curve (drag/zoom shows the spikes).
+  QVector<double> v = values_;
+  const qsizetype k = std::min<qsizetype>(v.size() - 1, (v.size() * 98) / 100);
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  const double hi = std::max(v[k] * 1.3, 1e-3);
+  const double last = raw_->data()->isEmpty() ? 0 : (raw_->data()->constEnd() - 1)->key;
+  plot_->xAxis->setRange(0, std::max(64.0, last * 1.05));
+  plot_->yAxis->setRange(0, hi);
+  const double mean = total_ms_ / values_.size();
+  title_->setText(tr("Decode latency per token — mean %1 ms (%2 tok/s) over %3 tokens")
+                      .arg(mean, 0, 'f', mean < 10 ? 2 : 1)
+                      .arg(mean > 0 ? 1000.0 / mean : 0.0, 0, 'f', 1)
+                      .arg(values_.size()));
+}
+
+void LatencyChart::replotNow() {
+  replot_timer_.stop();
+  updateRanges();
+  plot_->replot();
+}
+
+}  // namespace sm::ui
