@@ -5,6 +5,7 @@
 
 #include <mutex>
 
+#include "core/skinny_gemm.h"
 #include "core/thread_pool.h"
 
 namespace sm {
@@ -21,9 +22,8 @@ void linear_slice(const float* x, int64_t T, int64_t in, const float* W, const f
   const int64_t n = o1 - o0;
   if (n <= 0) return;
   const float* Ws = W + o0 * in;
-  if (T == 1) {
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, static_cast<int>(n), static_cast<int>(in), 1.0f, Ws,
-                static_cast<int>(in), x, 1, 0.0f, y + o0, 1);
+  if (T <= kSkinnyMaxRows) {
+    skinny_gemm(x, T, in, W, o0, o1, y, out);
   } else {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(T), static_cast<int>(n),
                 static_cast<int>(in), 1.0f, x, static_cast<int>(in), Ws, static_cast<int>(in),

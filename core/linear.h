@@ -2,7 +2,8 @@
 #pragma once
 // Dense layers over a batch of rows: y[T, out] = x[T, in] * W[out, in]^T + b.
 // Output rows of W are split across the pool's threads; each thread calls
-// single-threaded OpenBLAS on its slice (OpenBLAS's own threads are disabled
+// the skinny kernel (T <= 8, memory-bound) or single-threaded OpenBLAS sgemm
+// on its slice (OpenBLAS's own threads are disabled
 // so the two pools never fight for the cores).
 #include <cstdint>
 

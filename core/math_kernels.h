@@ -10,7 +10,7 @@
 namespace sm {
 
 inline float exp_fast(float x) {
-  x = std::fmin(std::fmax(x, -87.3f), 88.7f);
+  x = std::fmin(std::fmax(x, -87.3f), 88.0f);
   const float n = std::floor(x * 1.44269504088896341f + 0.5f);
   float f = x - n * 0.693359375f;
   f = f - n * -2.12194440e-4f;

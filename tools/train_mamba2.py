@@ -182,25 +182,31 @@ def ssd_chunked(X, A, B, C, L, S0=None):
         B = F.pad(B, (0, 0, 0, pad))
         C = F.pad(C, (0, 0, 0, pad))
     c = (T + pad) // L
-    Xh = X.view(b, c, L, H, P).permute(0, 3, 1, 2, 4)  # b,H,c,L,P
-    Acs = A.view(b, c, L, H).permute(0, 3, 1, 2).cumsum(-1)  # b,H,c,L
-    Bc = B.view(b, c, L, N)
-    Cc = C.view(b, c, L, N)
+    Xc = X.reshape(b, c, L, H, P)
+    Acs = A.reshape(b, c, L, H).cumsum(2)  # b,c,L,H
+    Bc = B.reshape(b, c, L, N)
+    Cc = C.reshape(b, c, L, N)
+    # 1. intra-chunk (diagonal blocks)
+    AcsT = Acs.permute(0, 1, 3, 2)  # b,c,H,L
     mask = torch.ones(L, L, dtype=torch.bool, device=X.device).tril()
-    seg = (Acs.unsqueeze(-1) - Acs.unsqueeze(-2)).masked_fill(~mask, -math.inf)  # b,H,c,l,s
-    W = torch.exp(seg) * (Cc @ Bc.transpose(-1, -2)).unsqueeze(1)  # b,H,c,l,s
-    Y = W @ Xh  # b,H,c,L,P  (intra-chunk)
-    decay_states = torch.exp(Acs[..., -1:] - Acs)  # b,H,c,L
-    states = (Xh * decay_states.unsqueeze(-1)).transpose(-1, -2) @ Bc.unsqueeze(1)  # b,H,c,P,N
-    chunk_decay = torch.exp(Acs[..., -1]).unsqueeze(-1).unsqueeze(-1).unbind(2)  # c x [b,H,1,1]
+    seg = (AcsT.unsqueeze(-1) - AcsT.unsqueeze(-2)).masked_fill(~mask, -math.inf)  # b,c,H,l,s
+    W = torch.exp(seg) * (Cc @ Bc.transpose(-1, -2)).unsqueeze(2)  # b,c,H,l,s
+    Ydiag = (W @ Xc.permute(0, 1, 3, 2, 4)).permute(0, 1, 3, 2, 4)  # b,c,L,H,P
+    # 2. state contributed by each chunk (heads share B: one (H*P x L) @ (L x N) per chunk)
+    decay_states = torch.exp(Acs[:, :, -1:] - Acs)  # b,c,L,H
+    Xd = (Xc * decay_states.unsqueeze(-1)).reshape(b, c, L, H * P)
+    states = (Xd.transpose(-1, -2) @ Bc).view(b, c, H, P, N)
+    # 3. inter-chunk recurrence (sequential over chunks; unbind has a cheap backward)
+    chunk_decay = torch.exp(Acs[:, :, -1]).unsqueeze(-1).unsqueeze(-1).unbind(1)  # c x [b,H,1,1]
     S = S0 if S0 is not None else X.new_zeros(b, H, P, N)
     prev = []
-    for dec, st in zip(chunk_decay, states.unbind(2)):  # (unbind: cheap backward)
+    for dec, st in zip(chunk_decay, states.unbind(1)):
         prev.append(S)
         S = S * dec + st
-    prev = torch.stack(prev, 2)  # b,H,c,P,N : state entering each chunk
-    Y = Y + (Cc.unsqueeze(1) @ prev.transpose(-1, -2)) * torch.exp(Acs).unsqueeze(-1)
-    Y = Y.permute(0, 2, 3, 1, 4).reshape(b, c * L, H, P)
+    prev = torch.stack(prev, 1)  # b,c,H,P,N : state entering each chunk
+    # 4. output from the state entering the chunk (heads share C)
+    Yoff = (Cc @ prev.permute(0, 1, 4, 2, 3).reshape(b, c, N, H * P)).view(b, c, L, H, P)
+    Y = (Yoff * torch.exp(Acs).unsqueeze(-1) + Ydiag).reshape(b, c * L, H, P)
     return (Y[:, :T] if pad else Y), S
 
 

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+// Dense and element-wise kernels against plain double-precision loops.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "core/linear.h"
+#include "core/math_kernels.h"
+#include "core/skinny_gemm.h"
+#include "core/thread_pool.h"
+
+namespace {
+
+std::vector<float> randv(size_t n, std::mt19937& g) {
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(g);
+  return v;
+}
+
+TEST(Kernels, LinearMatchesReferenceForAllBatchSizesAndOddShapes) {
+  std::mt19937 g(3);
+  sm::ThreadPool pool2(2);
+  for (int64_t T : {1, 2, 3, 5, 8, 9, 33}) {
+    for (auto [in, out] : {std::pair<int64_t, int64_t>{768, 96}, {37, 130}, {16, 1}, {1, 70}}) {
+      auto x = randv(T * in, g), W = randv(out * in, g), b = randv(out, g);
+      std::vector<float> y1(T * out), y2(T * out);
+      sm::linear(x.data(), T, in, W.data(), b.data(), out, y1.data(), nullptr);
+      sm::linear(x.data(), T, in, W.data(), b.data(), out, y2.data(), &pool2);
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t o = 0; o < out; ++o) {
+          double s = b[o];
+          for (int64_t i = 0; i < in; ++i) s += double(x[t * in + i]) * W[o * in + i];
+          const double tol = 1e-4 * std::sqrt(double(in)) + 1e-5;
+          ASSERT_NEAR(y1[t * out + o], s, tol) << "T=" << T << " in=" << in << " out=" << out;
+          ASSERT_NEAR(y2[t * out + o], s, tol) << "T=" << T << " in=" << in << " out=" << out;
+        }
+    }
+  }
+}
+
+TEST(Kernels, FastExpIsAccurate) {
+  double worst = 0.0;
+  for (float x = -80.0f; x < 80.0f; x += 0.01f) {
+    const double want = std::exp(double(x));
+    worst = std::max(worst, std::abs(sm::exp_fast(x) - want) / want);
+  }
+  EXPECT_LT(worst, 5e-7);
+  EXPECT_LT(sm::exp_fast(-1000.0f), 1e-37f);
+  EXPECT_TRUE(std::isfinite(sm::exp_fast(1000.0f)));
+}
+
+TEST(Kernels, SoftplusAndSilu) {
+  for (float x : {-30.0f, -2.0f, 0.0f, 0.5f, 19.0f, 25.0f}) {
+    EXPECT_NEAR(sm::softplus(x), std::log1p(std::exp(double(x))), 1e-6 * std::max(1.0f, x));
+    EXPECT_NEAR(sm::silu(x), x / (1.0 + std::exp(-double(x))), 1e-6 * std::max(1.0f, std::abs(x)));
+  }
+}
+
+TEST(Kernels, ThreadPoolCoversRangeExactlyOnce) {
+  sm::ThreadPool pool(3);
+  for (int64_t n : {1, 2, 7, 100, 1001}) {
+    std::vector<std::atomic<int>> hits(n);
+    for (int rep = 0; rep < 50; ++rep)
+      pool.parallel_for(n, [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) hits[i]++;
+      }, 4);
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 50);
+  }
+}
+
+}  // namespace

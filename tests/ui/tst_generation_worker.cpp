@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: Apache-2.0
+// GenerationWorker on a tiny random model: streamed tokens equal direct
+// sm::generate, Stop cancels quickly, bad input gives an error signal.
+#include <QElapsedTimer>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <memory>
+
+#include "core/generator.h"
+#include "core/mamba_model.h"
+#include "core/random_model.h"
+#include "core/tokenizer.h"
+#include "ui/generation_worker.h"
+
+using sm::ui::GenerationRequest;
+using sm::ui::GenerationSummary;
+using sm::ui::GenerationWorker;
+using sm::ui::TokenBatch;
+
+class TestGenerationWorker : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void initTestCase();
+  void loadReportsModelInfo();
+  void greedyTokensMatchDirectGenerate();
+  void tokensArriveInBatches();
+  void stopEndsLongGenerationQuickly();
+  void badModelDirGivesErrorWithPath();
+  void emptyPromptGivesError();
+  void generateWithoutModelGivesError();
+  void secondJobWhileBusyIsRefused();
+  void destroyingDuringGenerationJoins();
+
+ private:
+  // Loads the tiny model into `w`; returns false on failure.
+  bool load(GenerationWorker& w);
+  GenerationSummary run(GenerationWorker& w, const GenerationRequest& req, TokenBatch* streamed);
+
+  QTemporaryDir dir_;
+  QString model_;
+};
+
+void TestGenerationWorker::initTestCase() {
+  QVERIFY(dir_.isValid());
+  model_ = dir_.filePath(QStringLiteral("tiny"));
+  sm::write_random_model(model_.toStdString(), sm::random_model_preset("tiny-mamba2"));
+}
+
+bool TestGenerationWorker::load(GenerationWorker& w) {
+  QSignalSpy loaded(&w, &GenerationWorker::modelLoaded);
+  QSignalSpy failed(&w, &GenerationWorker::errorOccurred);
+  if (!w.loadModel(model_, 1)) return false;
+  if (!loaded.wait(60000)) return false;
+  return failed.isEmpty() && w.hasModel() && !w.isBusy();
+}
+
+GenerationSummary TestGenerationWorker::run(GenerationWorker& w, const GenerationRequest& req,
+                                            TokenBatch* streamed) {
+  QSignalSpy finished(&w, &GenerationWorker::generationFinished);
+  auto conn = connect(&w, &GenerationWorker::tokensArrived, this,
+                      [streamed](const TokenBatch& b) {
+                        if (streamed) *streamed += b;
+                      });
+  if (!w.generate(req)) {
+    disconnect(conn);
+    return {};
+  }
+  finished.wait(120000);
+  disconnect(conn);
+  if (finished.isEmpty()) return {};
+  return finished.first().first().value<GenerationSummary>();
+}
+
+void TestGenerationWorker::loadReportsModelInfo() {
+  GenerationWorker w;
+  QSignalSpy busy(&w, &GenerationWorker::busyChanged);
+  QVERIFY(load(w));
+  QCOMPARE(w.modelInfo().arch, QStringLiteral("mamba2"));
+  QVERIFY(w.modelInfo().n_layer > 0);
+  QVERIFY(w.modelInfo().d_model > 0);
+  QVERIFY(w.modelInfo().parameters > 0);
+  QCOMPARE(w.modelInfo().tokenizer, QStringLiteral("bytes"));
+  QCOMPARE(busy.size(), 2);  // true, then false
+  QCOMPARE(busy.at(0).at(0).toBool(), true);
+  QCOMPARE(busy.at(1).at(0).toBool(), false);
+}
+
+void TestGenerationWorker::greedyTokensMatchDirectGenerate() {
+  GenerationWorker w;
+  QVERIFY(load(w));
+  GenerationRequest req;
+  req.prompt = QStringLiteral("In the beginning");
+  req.max_tokens = 48;
+  req.sampling = {};  // greedy
+  TokenBatch streamed;
+  const GenerationSummary s = run(w, req, &streamed);
+  QCOMPARE(s.stop_reason, QStringLiteral("max_tokens"));
+  QVERIFY(!s.cancelled);
+  QCOMPARE(s.generated, int64_t{48});
+
+  // The same run directly through core.
+  auto model = sm::MambaModel::load(model_.toStdString());
+  auto tok = sm::load_tokenizer_for_model(model_.toStdString());
+  const std::vector<int32_t> prompt = tok->encode("In the beginning");
+  sm::GenerateOptions opt;
+  opt.max_tokens = 48;
+  const sm::GenerateResult direct = sm::generate(*model, *tok, prompt, opt);
+
+  QCOMPARE(s.prompt_ids, QVector<int32_t>(prompt.begin(), prompt.end()));
+  QCOMPARE(s.ids, QVector<int32_t>(direct.ids.begin(), direct.ids.end()));
+  QCOMPARE(s.text, QByteArray(direct.text.data(), direct.text.size()));
+
+  // Streamed tokens: the same ids, in order, with their bytes and timings.
+  QCOMPARE(streamed.size(), s.ids.size());
+  QByteArray bytes;
+  for (int i = 0; i < streamed.size(); ++i) {
+    QCOMPARE(streamed[i].index, i);
+    QCOMPARE(streamed[i].id, s.ids[i]);
+    QVERIFY(streamed[i].latency_ms >= 0.0);
+    if (i > 0) QVERIFY(streamed[i].elapsed_s >= streamed[i - 1].elapsed_s);
+    bytes += streamed[i].bytes;
+  }
+  QCOMPARE(bytes, s.text);
+}
+
+void TestGenerationWorker::tokensArriveInBatches() {
+  GenerationWorker w;
+  QVERIFY(load(w));
+  GenerationRequest req;
+  req.prompt = QStringLiteral("abc");
+  req.max_tokens = 1500;
+  int batches = 0;
+  connect(&w, &GenerationWorker::tokensArrived, this, [&batches](const TokenBatch&) { ++batches; });
+  QElapsedTimer t;
+  t.start();
+  TokenBatch streamed;
+  const GenerationSummary s = run(w, req, &streamed);
+  const qint64 ms = t.elapsed();
+  QCOMPARE(s.generated, int64_t{1500});
+  QCOMPARE(streamed.size(), 1500);
+  // At most one batch per 16 ms, plus the final drain.
+  QVERIFY2(batches <= ms / 16 + 2, qPrintable(QStringLiteral("%1 batches in %2 ms").arg(batches).arg(ms)));
+}
+
+void TestGenerationWorker::stopEndsLongGenerationQuickly() {
+  GenerationWorker w;
+  QVERIFY(load(w));
+  GenerationRequest req;
+  req.prompt = QStringLiteral("Stop me");
+  req.max_tokens = 100000;
+  QSignalSpy tokens(&w, &GenerationWorker::tokensArrived);
+  QSignalSpy finished(&w, &GenerationWorker::generationFinished);
+  QVERIFY(w.generate(req));
+  QVERIFY(w.isBusy());
+  QVERIFY(tokens.wait(30000));  // it is running
+  QElapsedTimer t;
+  t.start();
+  w.stop();
+  QVERIFY(finished.wait(10000));
+  QVERIFY2(t.elapsed() < 5000, qPrintable(QString::number(t.elapsed())));
+  const auto s = finished.first().first().value<GenerationSummary>();
+  QCOMPARE(s.stop_reason, QStringLiteral("cancelled"));
+  QVERIFY(s.cancelled);
+  QVERIFY(s.generated > 0);
+  QVERIFY(s.generated < 100000);
+  QVERIFY(!w.isBusy());
+}
+
+void TestGenerationWorker::badModelDirGivesErrorWithPath() {
+  GenerationWorker w;
+  const QString bad = dir_.filePath(QStringLiteral("no-such-model"));
+  QSignalSpy error(&w, &GenerationWorker::errorOccurred);
+  QSignalSpy loaded(&w, &GenerationWorker::modelLoaded);
+  QVERIFY(w.loadModel(bad, 1));
+  QVERIFY(error.wait(30000));
+  const QString msg = error.first().first().toString();
+  QVERIFY2(msg.contains(bad), qPrintable(msg));
+  QVERIFY(loaded.isEmpty());
+  QVERIFY(!w.hasModel());
+  QVERIFY(!w.isBusy());
+
+  // A directory that exists but holds no model.
+  QTemporaryDir empty;
+  error.clear();
+  QVERIFY(w.loadModel(empty.path(), 1));
+  QVERIFY(error.wait(30000));
+  QVERIFY2(error.first().first().toString().contains(empty.path()),
+           qPrintable(error.first().first().toString()));
+}
+
+void TestGenerationWorker::emptyPromptGivesError() {
+  GenerationWorker w;
+  QVERIFY(load(w));
+  QSignalSpy error(&w, &GenerationWorker::errorOccurred);
+  QSignalSpy finished(&w, &GenerationWorker::generationFinished);
+  GenerationRequest req;
+  req.prompt = QString();
+  QVERIFY(w.generate(req));
+  QVERIFY(error.wait(30000));
+  QVERIFY2(error.first().first().toString().contains(QStringLiteral("prompt")),
+           qPrintable(error.first().first().toString()));
+  QVERIFY(finished.isEmpty());
+  QVERIFY(!w.isBusy());
+
+  // Bad sampling parameters are reported the same way.
+  error.clear();
+  req.prompt = QStringLiteral("x");
+  req.sampling.top_p = 0.0f;
+  QVERIFY(w.generate(req));
+  QVERIFY(error.wait(30000));
+  QVERIFY(error.first().first().toString().contains(QStringLiteral("top-p")));
+}
+
+void TestGenerationWorker::generateWithoutModelGivesError() {
+  GenerationWorker w;
+  QSignalSpy error(&w, &GenerationWorker::errorOccurred);
+  GenerationRequest req;
+  req.prompt = QStringLiteral("x");
+  QVERIFY(!w.generate(req));
+  QCOMPARE(error.size(), 1);
+  QVERIFY(!w.isBusy());
+}
+
+void TestGenerationWorker::secondJobWhileBusyIsRefused() {
+  GenerationWorker w;
+  QVERIFY(load(w));
+  GenerationRequest req;
+  req.prompt = QStringLiteral("busy");
+  req.max_tokens = 100000;
+  QSignalSpy finished(&w, &GenerationWorker::generationFinished);
+  QSignalSpy error(&w, &GenerationWorker::errorOccurred);
+  QVERIFY(w.generate(req));
+  QVERIFY(!w.generate(req));
+  QVERIFY(!w.loadModel(model_, 1));
+  QCOMPARE(error.size(), 2);
+  w.stop();
+  QVERIFY(finished.wait(30000));
+  QCOMPARE(finished.size(), 1);
+}
+
+void TestGenerationWorker::destroyingDuringGenerationJoins() {
+  auto w = std::make_unique<GenerationWorker>();
+  QVERIFY(load(*w));
+  GenerationRequest req;
+  req.prompt = QStringLiteral("bye");
+  req.max_tokens = 100000;
+  QSignalSpy tokens(w.get(), &GenerationWorker::tokensArrived);
+  QVERIFY(w->generate(req));
+  QVERIFY(tokens.wait(30000));
+  QElapsedTimer t;
+  t.start();
+  w.reset();  // cancels and joins
+  QVERIFY(t.elapsed() < 5000);
+  QTest::qWait(50);  // queued results of the dead worker are dropped, not delivered
+}
+
+QTEST_GUILESS_MAIN(TestGenerationWorker)
+#include "tst_generation_worker.moc"
