@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// The typed event stream of speculative decoding. The engine emits events to
+// an EventSink; sinks record them in memory (GUI), as Chrome trace JSON
+// (Perfetto) or in HDF5. Every event carries a timestamp in microseconds
+// since the run started and the speculative step it belongs to.
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace sm {
+
+enum class ModelRole : uint8_t { Draft, Target };
+
+struct TreeDrafted {       // the draft finished growing this step's tree
+  int32_t nodes = 0;
+  int32_t depth = 0;
+  double draft_us = 0;     // time spent drafting
+};
+struct NodeDrafted {       // one tree node proposed by the draft
+  int32_t node = 0;        // index in breadth-first order (0 = root)
+  int32_t parent = -1;
+  int32_t depth = 0;
+  int32_t token = 0;
+  float prob = 0.0f;       // draft probability of the token at its parent
+};
+struct FifoPush {          // a node's state entered the FIFO (or the dfs stack)
+  int32_t layer = 0;
+  int32_t tile = 0;
+  int32_t node = 0;
+  int32_t live = 0;        // live states after the push
+};
+struct FifoPop {
+  int32_t layer = 0;
+  int32_t tile = 0;
+  int32_t node = 0;
+  int32_t live = 0;        // live states after the pop
+};
+struct NodeVerified {      // the target computed this node (all layers)
+  int32_t node = 0;
+  int32_t target_argmax = 0;
+  float target_prob = 0.0f;  // target probability of the node's token at its parent
+};
+struct AcceptDecision {
+  int32_t node = 0;
+  int32_t token = 0;
+  bool accepted = false;
+  std::string reason;      // "matches target argmax", "p/q = 0.42 < u", ...
+};
+struct Backtrack {
+  ModelRole model = ModelRole::Target;
+  std::string policy;      // snapshot | replay | hybrid
+  int64_t bytes_kept = 0;  // state bytes stored during the pass
+  int32_t replayed = 0;    // tokens recomputed
+  double us = 0;
+};
+struct StepSummary {
+  int32_t step = 0;
+  int32_t tree_nodes = 0;
+  int32_t accepted = 0;    // draft tokens accepted
+  int32_t emitted = 0;     // accepted + bonus
+  int32_t bonus_token = 0;
+  int32_t peak_live_states = 0;
+  int64_t state_bytes_read = 0;
+  int64_t state_bytes_written = 0;
+  int32_t redundant_nodes = 0;
+  double step_us = 0;
+};
+
+using EventPayload = std::variant<TreeDrafted, NodeDrafted, FifoPush, FifoPop, NodeVerified,
+                                  AcceptDecision, Backtrack, StepSummary>;
+
+struct Event {
+  double t_us = 0;     // since the run started
+  double dur_us = 0;   // 0 for instants
+  int32_t step = 0;
+  EventPayload payload;
+};
+
+const char* event_name(const EventPayload& p);
+
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void on_event(const Event& e) = 0;
+  virtual void flush() {}
+};
+
+// Thread-safe in-memory recorder: the engine appends from a worker thread,
+// the GUI takes snapshots.
+class MemoryEventSink : public EventSink {
+ public:
+  void on_event(const Event& e) override;
+  std::vector<Event> snapshot() const;
+  std::vector<Event> take_since(size_t& cursor) const;  // events after cursor; advances it
+  size_t size() const;
+  void clear();
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<Event> events_;
+};
+
+// Writes Chrome trace-event JSON (open in Perfetto / chrome://tracing) on
+// flush() / destruction; atomic (temp file + rename).
+std::unique_ptr<EventSink> make_chrome_trace_sink(const std::string& path);
+// Writes the events to an HDF5 file (one compound dataset per event type
+// under /events, chunked and compressed).
+std::unique_ptr<EventSink> make_hdf5_sink(const std::string& path);
+
+// Fans events out to several sinks.
+class MultiSink : public EventSink {
+ public:
+  void add(EventSink* s) { sinks_.push_back(s); }
+  void on_event(const Event& e) override {
+    for (auto* s : sinks_) s->on_event(e);
+  }
+  void flush() override {
+    for (auto* s : sinks_) s->flush();
+  }
+  bool empty() const { return sinks_.empty(); }
+
+ private:
+  std::vector<EventSink*> sinks_;
+};
+
+}  // namespace sm
