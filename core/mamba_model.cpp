@@ -73,6 +73,7 @@ float* MambaModel::buf(int slot, size_t n) {
 void MambaModel::forward(std::span<const int32_t> tokens, ModelState& state, float* logits,
                          Logits mode) {
   std::lock_guard<std::mutex> lock(mu_);
+  flush_subnormals_on_this_thread();
   if (state.layers.size() != static_cast<size_t>(cfg_.n_layer))
     fail(where_, "state has " + std::to_string(state.layers.size()) + " layers, model has " +
                      std::to_string(cfg_.n_layer));

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/math_kernels.h"
+
 namespace sm {
 
 std::pair<int64_t, int64_t> chunk_range(int64_t n, int parts, int i, int64_t align) {
@@ -56,6 +58,7 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
 }
 
 void ThreadPool::worker(int index) {
+  flush_subnormals_on_this_thread();
   uint64_t seen = 0;
   for (;;) {
     // Spin for a short while: the next parallel region usually follows within

@@ -82,18 +82,22 @@ void LatencyChart::addSample(int token_index, double latency_ms) {
 
 void LatencyChart::updateRanges() {
   if (values_.isEmpty()) return;
+  QVector<double> v = values_;
+  const qsizetype mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + mid, v.end());
+  const double median = v[mid];
   // Scale to a high percentile, not the maximum: one scheduler hiccup should
   // not flatten the rest of the curve (drag/zoom shows the spikes).
-  QVector<double> v = values_;
   const qsizetype k = std::min<qsizetype>(v.size() - 1, (v.size() * 98) / 100);
-  std::nth_element(v.begin(), v.begin() + k, v.end());
+  std::nth_element(v.begin() + mid, v.begin() + k, v.end());
   const double hi = std::max(v[k] * 1.3, 1e-3);
   const double last = raw_->data()->isEmpty() ? 0 : (raw_->data()->constEnd() - 1)->key;
   plot_->xAxis->setRange(0, std::max(64.0, last * 1.05));
   plot_->yAxis->setRange(0, hi);
   const double mean = total_ms_ / values_.size();
-  title_->setText(tr("Decode latency per token — mean %1 ms (%2 tok/s) over %3 tokens")
-                      .arg(mean, 0, 'f', mean < 10 ? 2 : 1)
+  auto ms = [](double x) { return QString::number(x, 'f', x < 0.1 ? 3 : x < 10 ? 2 : 1); };
+  title_->setText(tr("Decode latency per token: median %1 ms, mean %2 ms (%3 tok/s), %4 tokens")
+                      .arg(ms(median), ms(mean))
                       .arg(mean > 0 ? 1000.0 / mean : 0.0, 0, 'f', 1)
                       .arg(values_.size()));
 }

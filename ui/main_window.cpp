@@ -63,7 +63,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
   chart_ = new LatencyChart(this);
   setupMenus();
-  addView(QStringLiteral("latencyDock"), tr("Decode latency"), chart_, Qt::BottomDockWidgetArea);
+  QDockWidget* latency_dock =
+      addView(QStringLiteral("latencyDock"), tr("Decode latency"), chart_, Qt::BottomDockWidgetArea);
   setupStatusBar();
 
   connect(model_bar_, &ModelBar::loadRequested, this,
@@ -79,6 +80,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
   panel_->setPrompt(QStringLiteral("In the beginning"));
   resize(1280, 860);
+  resizeDocks({latency_dock}, {260}, Qt::Vertical);
   setState(State::Idle);
 }
 

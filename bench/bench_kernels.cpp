@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: Apache-2.0
+// Hot-path kernels, each next to its baseline in the same run:
+//   skinny GEMM (decode / tree batches) vs OpenBLAS sgemv/sgemm,
+//   the selective scans, and a whole decode step.
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <filesystem>
+#include <random>
+#include <vector>
+
+#include "core/linear.h"
+#include "core/mamba_model.h"
+#include "core/random_model.h"
+#include "core/skinny_gemm.h"
+#include "core/ssm_kernels.h"
+
+namespace {
+
+std::vector<float> randv(size_t n) {
+  std::mt19937 g(1);
+  std::normal_distribution<float> d;
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(g);
+  return v;
+}
+
+// mamba-130m in_proj: 768 -> 3072 (9.4 MB of fp32 weights).
+constexpr int64_t kIn = 768, kOut = 3072;
+
+void BM_SkinnyGemm(benchmark::State& st) {
+  const int64_t T = st.range(0);
+  auto W = randv(kIn * kOut), x = randv(T * kIn);
+  std::vector<float> y(T * kOut);
+  for (auto _ : st) {
+    sm::skinny_gemm(x.data(), T, kIn, W.data(), 0, kOut, y.data(), kOut);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.SetBytesProcessed(st.iterations() * kIn * kOut * 4);
+  st.counters["GFLOPS"] = benchmark::Counter(2.0 * T * kIn * kOut * st.iterations(), benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_SkinnyGemm)->Arg(1)->Arg(2)->Arg(4)->Arg(8);
+
+// Baseline: OpenBLAS, sgemv for T = 1, sgemm otherwise.
+void BM_OpenBlas(benchmark::State& st) {
+  sm::init_blas_single_threaded();
+  const int64_t T = st.range(0);
+  auto W = randv(kIn * kOut), x = randv(T * kIn);
+  std::vector<float> y(T * kOut);
+  for (auto _ : st) {
+    if (T == 1)
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, kOut, kIn, 1.0f, W.data(), kIn, x.data(), 1, 0.0f, y.data(), 1);
+    else
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, kOut, kIn, 1.0f, x.data(), kIn, W.data(), kIn, 0.0f, y.data(), kOut);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.SetBytesProcessed(st.iterations() * kIn * kOut * 4);
+  st.counters["GFLOPS"] = benchmark::Counter(2.0 * T * kIn * kOut * st.iterations(), benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_OpenBlas)->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(128);
+
+void BM_LinearPrefill128(benchmark::State& st) {
+  const int64_t T = 128;
+  auto W = randv(kIn * kOut), x = randv(T * kIn);
+  std::vector<float> y(T * kOut);
+  for (auto _ : st) {
+    sm::linear(x.data(), T, kIn, W.data(), nullptr, kOut, y.data(), nullptr);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.counters["GFLOPS"] = benchmark::Counter(2.0 * T * kIn * kOut * st.iterations(), benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_LinearPrefill128);
+
+// One decode step of the Mamba-1 selective scan at mamba-130m width (E 1536, N 16).
+void BM_ScanMamba1Step(benchmark::State& st) {
+  const int64_t E = 1536, N = 16;
+  auto x = randv(E), dt = randv(E), bc = randv(2 * N), A = randv(E * N), D = randv(E);
+  for (auto& v : dt) v = std::abs(v) * 0.01f;
+  for (auto& v : A) v = -std::abs(v);
+  std::vector<float> S(E * N), y(E);
+  for (auto _ : st) {
+    sm::scan_mamba1(1, E, N, x.data(), dt.data(), bc.data(), 2 * N, 0, N, A.data(), D.data(), S.data(), y.data(), 0, E);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.SetItemsProcessed(st.iterations() * E * N);
+}
+BENCHMARK(BM_ScanMamba1Step);
+
+// Mamba-2 scan step at mamba2-130m width (H 24, P 64, N 128).
+void BM_ScanMamba2Step(benchmark::State& st) {
+  const int64_t H = 24, P = 64, N = 128, G = 1, E = H * P;
+  auto xbc = randv(E + 2 * G * N), dt = randv(H), A = randv(H), D = randv(H);
+  for (auto& v : dt) v = std::abs(v) * 0.01f;
+  for (auto& v : A) v = -std::abs(v);
+  std::vector<float> S(H * P * N), y(E);
+  for (auto _ : st) {
+    sm::scan_mamba2(1, H, P, N, G, xbc.data(), E + 2 * G * N, dt.data(), A.data(), D.data(), S.data(), y.data(), 0, H);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.SetItemsProcessed(st.iterations() * H * P * N);
+}
+BENCHMARK(BM_ScanMamba2Step);
+
+// A whole decode step of a small model (the shipped target's shape class).
+void BM_DecodeStepTinyMamba2(benchmark::State& st) {
+  static const std::string dir = [] {
+    auto d = (std::filesystem::temp_directory_path() / "sm_bench_tiny2").string();
+    sm::write_random_model(d, sm::random_model_preset("tiny-mamba2"));
+    return d;
+  }();
+  auto m = sm::MambaModel::load(dir);
+  sm::ModelState s = m->new_state();
+  std::vector<float> logits(m->vocab_size());
+  int32_t tok = 1;
+  for (auto _ : st) {
+    m->decode(tok, s, logits.data());
+    tok = (tok + 7) % m->vocab_size();
+  }
+  st.SetItemsProcessed(st.iterations());
+}
+BENCHMARK(BM_DecodeStepTinyMamba2);
+
+}  // namespace
+
+BENCHMARK_MAIN();
