@@ -13,6 +13,8 @@
 #include <QTimer>
 
 #include <cstdio>
+#include <memory>
+#include <string_view>
 
 #include "core/default_paths.h"
 #include "core/sampler.h"
@@ -38,13 +40,28 @@ T parse_number(const QCommandLineParser& p, const QString& name, T fallback, Con
   return v;
 }
 
+// --help and --version must work without a display: they get a core app.
+bool wants_help_or_version(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a(argv[i]);
+    if (a == "-h" || a == "--help" || a == "-?" || a == "--help-all" || a == "-v" ||
+        a == "--version")
+      return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  QApplication app(argc, argv);
-  QApplication::setApplicationName(QStringLiteral("specmamba-studio"));
-  QApplication::setOrganizationName(QStringLiteral("SpecMamba"));
-  QApplication::setApplicationVersion(QStringLiteral("0.1.0"));
+  std::unique_ptr<QCoreApplication> app;
+  if (wants_help_or_version(argc, argv))
+    app = std::make_unique<QCoreApplication>(argc, argv);
+  else
+    app = std::make_unique<QApplication>(argc, argv);
+  QCoreApplication::setApplicationName(QStringLiteral("specmamba-studio"));
+  QCoreApplication::setOrganizationName(QStringLiteral("SpecMamba"));
+  QCoreApplication::setApplicationVersion(QStringLiteral("0.1.0"));
 
   QCommandLineParser parser;
   parser.setApplicationDescription(
@@ -79,7 +96,7 @@ int main(int argc, char** argv) {
                                    QStringLiteral("generate as soon as the model is loaded"));
   parser.addOptions({prompt_opt, max_tokens_opt, temperature_opt, top_k_opt, top_p_opt, seed_opt,
                      threads_opt, shot_opt, run_opt});
-  parser.process(app);
+  parser.process(*app);  // handles --help / --version and exits
 
   const QStringList args = parser.positionalArguments();
   if (args.size() > 1) usage_error(QStringLiteral("expected at most one MODEL directory"));
@@ -144,5 +161,5 @@ int main(int argc, char** argv) {
                      if (!shot.isEmpty()) save_and_exit(ok);
                    });
   QTimer::singleShot(0, &window, [&window, model] { window.loadModel(model); });
-  return app.exec();
+  return app->exec();
 }

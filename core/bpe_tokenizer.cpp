@@ -7,8 +7,8 @@
 //      on the pieces left over.
 //   2. Normalizer: a tokenizer.json may ask for NFC. It is deliberately NOT
 //      applied. Input already in NFC (nearly all real text) tokenizes exactly
-//      as HF does; non-NFC input is tokenized as is, so that
-//      decode(encode(s)) == s holds byte for byte for every input.
+//      as HF does; non-NFC input is tokenized as is (HF would compose it
+//      first), so that decode(encode(s)) == s holds byte for byte.
 //   3. The ByteLevel pre-tokenizer's GPT-2 regex
 //        's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 //      is a hand-written scanner over code points (core/unicode_class.h).
@@ -18,20 +18,24 @@
 //      (implicitly: symbols are token ids from the start) and rank-ordered
 //      merges, lowest rank first, leftmost first among equal ranks — the same
 //      order as tokenizers' priority-queue merge loop.
+//   5. The one lossy case: GPT-2 / GPT-NeoX vocabularies have no token for the
+//      13 bytes that never occur in UTF-8 (C0, C1, F5..FF); each becomes
+//      U+FFFD. Every other byte string, valid UTF-8 or not, round-trips.
+//   6. Unassigned ids (e.g. the embedding's padding rows 50277..50279) decode
+//      to "" rather than throwing, like HF's decode skipping unknown ids.
 #include "core/bpe_tokenizer.h"
 
 #include <algorithm>
-#include <atomic>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <climits>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <functional>
-#include <queue>
-#include <sstream>
 #include <unordered_map>
-#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -337,8 +341,10 @@ uint64_t fnv1a(const unsigned char* p, std::size_t n) {
 // tokenizer's serial number, so a destroyed tokenizer's entries are just
 // misses). No locks, so encode() scales across threads; bounded memory
 // (kEntries * 64 bytes = 512 KiB per thread that encodes); a collision simply
-// replaces the old entry. Measured against a sharded mutex-guarded
-// unordered_map: about 3x faster on English text, single-threaded.
+// replaces the old entry. It replaced a sharded, mutex-guarded
+// unordered_map<string, vector<int>>, which was slower single-threaded and
+// allocated per entry. Hit rate on English prose is high: warm encoding runs
+// at ~2.5x the uncached speed (bench/bench_tokenizer.cpp).
 class PieceCache {
  public:
   static constexpr std::size_t kEntries = 1 << 13;

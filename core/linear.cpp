@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "core/skinny_gemm.h"
@@ -43,7 +44,8 @@ void linear_slice(const float* x, int64_t T, int64_t in, const float* W, const f
 void linear(const float* x, int64_t T, int64_t in, const float* W, const float* bias,
             int64_t out, float* y, ThreadPool* pool) {
   init_blas_single_threaded();
-  if (!pool || pool->size() == 1 || out < 64) {
+  // Below ~1 MB of weights a hand-off to another thread costs more than it saves.
+  if (!pool || pool->size() == 1 || out < 64 || out * in * std::min<int64_t>(T, 8) < (1 << 18)) {
     linear_slice(x, T, in, W, bias, out, y, 0, out);
     return;
   }

@@ -64,6 +64,15 @@ void MambaModel::check_token(int32_t id) const {
                  " (0.." + std::to_string(cfg_.vocab_size - 1) + ")");
 }
 
+void MambaModel::parallel(int64_t work, int64_t n, int64_t align,
+                          const std::function<void(int64_t, int64_t)>& fn) {
+  // Small loops stay on this thread: a hand-off costs microseconds.
+  if (work < (1 << 17) || pool_->size() == 1)
+    fn(0, n);
+  else
+    pool_->parallel_for(n, fn, align);
+}
+
 float* MambaModel::buf(int slot, size_t n) {
   auto& v = ws_[slot];
   if (v.size() < n) v.resize(n);
@@ -127,9 +136,9 @@ void MambaModel::mixer_mamba1(int l, int64_t T, LayerState& st) {
   const int K = cfg_.d_conv;
   const float* proj = ws_[kProj].data();  // [T][x (E) | z (E)]
   float* xc = buf(kConv, T * E);
-  pool_->parallel_for(E, [&](int64_t c0, int64_t c1) {
+  parallel(T * E * K, E, 16, [&](int64_t c0, int64_t c1) {
     causal_conv_silu(proj, P, T, E, K, lw.conv_wT, lw.conv_b, st.conv.data(), xc, c0, c1);
-  }, 16);
+  });
   const int64_t XD = R + 2 * N;
   float* xdbl = buf(kXdbl, T * XD);
   linear(xc, T, E, lw.x_proj, nullptr, XD, xdbl, pool_.get());
@@ -140,9 +149,9 @@ void MambaModel::mixer_mamba1(int l, int64_t T, LayerState& st) {
   for (int64_t i = 0; i < T * E; ++i)
     dt[i] = std::clamp(softplus(dt[i]), cfg_.dt_min, cfg_.dt_max);
   float* y = buf(kY, T * E);
-  pool_->parallel_for(E, [&](int64_t e0, int64_t e1) {
+  parallel(T * E * N * 8, E, 8, [&](int64_t e0, int64_t e1) {
     scan_mamba1(T, E, N, xc, dt, xdbl, XD, R, R + N, lw.A, lw.D, st.ssm.data(), y, e0, e1);
-  }, 8);
+  });
   for (int64_t t = 0; t < T; ++t) {
     float* yr = y + t * E;
     const float* z = proj + t * P + E;
@@ -162,10 +171,10 @@ void MambaModel::mixer_mamba2(int l, int64_t T, LayerState& st) {
   const int64_t off_z = 2 * M, off_xbc = off_z + E, off_dt = off_xbc + C;
   const float* proj = ws_[kProj].data();
   float* xbc = buf(kConv, T * C);
-  pool_->parallel_for(C, [&](int64_t c0, int64_t c1) {
+  parallel(T * C * K, C, 16, [&](int64_t c0, int64_t c1) {
     causal_conv_silu(proj + off_xbc, P, T, C, K, lw.conv_wT, lw.conv_b, st.conv.data(), xbc, c0,
                      c1);
-  }, 16);
+  });
   float* dt = buf(kDt, T * H);
   for (int64_t t = 0; t < T; ++t)
     for (int64_t hh = 0; hh < H; ++hh)
@@ -176,7 +185,7 @@ void MambaModel::mixer_mamba2(int l, int64_t T, LayerState& st) {
   float* y = ycat + M;
   // scan writes y with row stride E; use a temporary when M > 0.
   float* ys = M ? buf(kY, T * E) : ycat;
-  pool_->parallel_for(H, [&](int64_t h0, int64_t h1) {
+  parallel(T * E * N * 2, H, 1, [&](int64_t h0, int64_t h1) {
     scan_mamba2(T, H, Pd, N, G, xbc, C, dt, lw.A, lw.D, st.ssm.data(), ys, h0, h1);
   });
   if (M) {

@@ -4,6 +4,7 @@
 // a chunk of tokens from an explicit ModelState: the batched prefill and the
 // one-token decode step are the same call with T > 1 and T == 1.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -58,6 +59,9 @@ class MambaModel {
   void mixer_mamba1(int layer, int64_t T, LayerState& st);
   void mixer_mamba2(int layer, int64_t T, LayerState& st);
   float* buf(int slot, size_t n);
+  // Runs fn over [0, n) on the pool when `work` (rough flop count) is worth it.
+  void parallel(int64_t work, int64_t n, int64_t align,
+                const std::function<void(int64_t, int64_t)>& fn);
 
   ModelConfig cfg_;
   std::unique_ptr<ModelWeights> w_;

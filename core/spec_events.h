@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -80,6 +81,8 @@ struct Event {
   EventPayload payload;
 };
 
+// "TreeDrafted", "NodeDrafted", "FifoPush", "FifoPop", "NodeVerified",
+// "AcceptDecision", "Backtrack", "StepSummary".
 const char* event_name(const EventPayload& p);
 
 class EventSink {
@@ -95,7 +98,9 @@ class MemoryEventSink : public EventSink {
  public:
   void on_event(const Event& e) override;
   std::vector<Event> snapshot() const;
-  std::vector<Event> take_since(size_t& cursor) const;  // events after cursor; advances it
+  // Events [cursor, size()); sets cursor = size(). A cursor beyond size()
+  // (the sink was cleared meanwhile) restarts from 0.
+  std::vector<Event> take_since(size_t& cursor) const;
   size_t size() const;
   void clear();
 
@@ -104,12 +109,25 @@ class MemoryEventSink : public EventSink {
   std::vector<Event> events_;
 };
 
+// Optional key/value pairs stored with a trace (model names, policy, ...):
+// Chrome "metadata" entries, HDF5 string attributes on the root group.
+using TraceMetadata = std::vector<std::pair<std::string, std::string>>;
+
+// Both file sinks buffer the events (thread-safe on_event) and write the whole
+// file on flush(); flush() may be called repeatedly (each rewrites the file
+// with every event so far) and throws sm::Error("PATH: ...") on I/O failure.
+// The destructor writes the file if events arrived since the last flush (or
+// it was never flushed); it never throws (failures go to stderr).
+
 // Writes Chrome trace-event JSON (open in Perfetto / chrome://tracing) on
 // flush() / destruction; atomic (temp file + rename).
-std::unique_ptr<EventSink> make_chrome_trace_sink(const std::string& path);
+std::unique_ptr<EventSink> make_chrome_trace_sink(const std::string& path,
+                                                  const TraceMetadata& metadata = {});
 // Writes the events to an HDF5 file (one compound dataset per event type
-// under /events, chunked and compressed).
-std::unique_ptr<EventSink> make_hdf5_sink(const std::string& path);
+// under /events, chunked and compressed). Read back with read_hdf5_trace()
+// (core/trace_hdf5_reader.h).
+std::unique_ptr<EventSink> make_hdf5_sink(const std::string& path,
+                                          const TraceMetadata& metadata = {});
 
 // Fans events out to several sinks.
 class MultiSink : public EventSink {

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Tokenizers map text (arbitrary bytes, not necessarily valid UTF-8) to ids
-// and back; decode(encode(s)) == s for every byte string.
+// and back; decode(encode(s)) == s for every byte string, except bytes a BPE
+// vocabulary lacks (GPT-NeoX has no token for 0xC0, 0xC1, 0xF5-0xFF, which never
+// occur in UTF-8; they encode as U+FFFD).
 #include <cstdint>
 #include <memory>
 #include <span>
