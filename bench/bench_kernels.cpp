@@ -11,6 +11,7 @@
 
 #include "core/linear.h"
 #include "core/mamba_model.h"
+#include "core/packed_matrix.h"
 #include "core/random_model.h"
 #include "core/skinny_gemm.h"
 #include "core/ssm_kernels.h"
@@ -40,6 +41,21 @@ void BM_SkinnyGemm(benchmark::State& st) {
   st.counters["GFLOPS"] = benchmark::Counter(2.0 * T * kIn * kOut * st.iterations(), benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_SkinnyGemm)->Arg(1)->Arg(2)->Arg(4)->Arg(8);
+
+// The engine's kernel: packed weights, one pass for all T rows.
+void BM_PackedLinear(benchmark::State& st) {
+  const int64_t T = st.range(0);
+  auto W = randv(kIn * kOut), x = randv(T * kIn);
+  const sm::PackedMatrix P = sm::PackedMatrix::pack(W.data(), kOut, kIn);
+  std::vector<float> y(T * kOut);
+  for (auto _ : st) {
+    sm::packed_linear(x.data(), T, P, nullptr, y.data(), kOut, nullptr);
+    benchmark::DoNotOptimize(y.data());
+  }
+  st.SetBytesProcessed(st.iterations() * kIn * kOut * 4);
+  st.counters["GFLOPS"] = benchmark::Counter(2.0 * T * kIn * kOut * st.iterations(), benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_PackedLinear)->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(128);
 
 // Baseline: OpenBLAS, sgemv for T = 1, sgemm otherwise.
 void BM_OpenBlas(benchmark::State& st) {

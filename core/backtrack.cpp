@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/math_kernels.h"
 #include "core/token_tree.h"
 #include "core/tree_forward.h"
 
@@ -78,6 +79,7 @@ int32_t backtrack_state(TreeForward& fwd, ModelState& state, std::span<const int
   if (scratch.size() < conv_floats) scratch.resize(conv_floats);
   const int32_t len = static_cast<int32_t>(path.size());
   int32_t replayed = 0;
+  flush_subnormals_on_this_thread();  // the same arithmetic as the forward pass
   for (int l = 0; l < c.n_layer; ++l) {
     LayerState& ls = state.layers[l];
     // Deepest stored state on the path.

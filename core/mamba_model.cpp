@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include "core/error.h"
-#include "core/linear.h"
+#include "core/packed_matrix.h"
 #include "core/math_kernels.h"
 #include "core/ssm_kernels.h"
 
@@ -33,7 +33,6 @@ std::unique_ptr<MambaModel> MambaModel::from_store(ModelConfig cfg, TensorStore 
   m->where_ = where;
   m->pool_ = std::make_unique<ThreadPool>(1);
   m->ws_.resize(kSlots);
-  init_blas_single_threaded();
   return m;
 }
 
@@ -110,7 +109,7 @@ void MambaModel::forward_chunk(const int32_t* tokens, int64_t T, ModelState& sta
     for (int64_t t = 0; t < T; ++t)
       rms_norm(h + t * D, lw.norm, u + t * D, static_cast<int>(D), cfg_.norm_eps);
     float* proj = buf(kProj, T * cfg_.in_proj_dim());
-    linear(u, T, D, lw.in_proj, lw.in_proj_b, cfg_.in_proj_dim(), proj, pool_.get());
+    packed_linear(u, T, w_->packed[l].in_proj, lw.in_proj_b, proj, cfg_.in_proj_dim(), pool_.get());
     if (cfg_.arch == Arch::Mamba1)
       mixer_mamba1(l, T, state.layers[l]);
     else
@@ -127,7 +126,7 @@ void MambaModel::forward_chunk(const int32_t* tokens, int64_t T, ModelState& sta
   h = ws_[kHidden].data();
   for (int64_t r = 0; r < rows; ++r)
     rms_norm(h + (first + r) * D, w_->norm_f, u + r * D, static_cast<int>(D), cfg_.norm_eps);
-  linear(u, rows, D, w_->lm_head, nullptr, V, logits, pool_.get());
+  packed_linear(u, rows, w_->lm_head_packed, nullptr, logits, V, pool_.get());
 }
 
 void MambaModel::mixer_mamba1(int l, int64_t T, LayerState& st) {
@@ -141,11 +140,11 @@ void MambaModel::mixer_mamba1(int l, int64_t T, LayerState& st) {
   });
   const int64_t XD = R + 2 * N;
   float* xdbl = buf(kXdbl, T * XD);
-  linear(xc, T, E, lw.x_proj, nullptr, XD, xdbl, pool_.get());
+  packed_linear(xc, T, w_->packed[l].x_proj, nullptr, xdbl, XD, pool_.get());
   float* dtin = buf(kDtIn, T * R);
   for (int64_t t = 0; t < T; ++t) std::memcpy(dtin + t * R, xdbl + t * XD, R * sizeof(float));
   float* dt = buf(kDt, T * E);
-  linear(dtin, T, R, lw.dt_proj, lw.dt_proj_b, E, dt, pool_.get());
+  packed_linear(dtin, T, w_->packed[l].dt_proj, lw.dt_proj_b, dt, E, pool_.get());
   for (int64_t i = 0; i < T * E; ++i)
     dt[i] = std::clamp(softplus(dt[i]), cfg_.dt_min, cfg_.dt_max);
   float* y = buf(kY, T * E);
@@ -159,7 +158,7 @@ void MambaModel::mixer_mamba1(int l, int64_t T, LayerState& st) {
     for (int64_t e = 0; e < E; ++e) yr[e] *= silu(z[e]);
   }
   float* out = buf(kOut, T * cfg_.d_model);
-  linear(y, T, E, lw.out_proj, lw.out_proj_b, cfg_.d_model, out, pool_.get());
+  packed_linear(y, T, w_->packed[l].out_proj, lw.out_proj_b, out, cfg_.d_model, pool_.get());
 }
 
 void MambaModel::mixer_mamba2(int l, int64_t T, LayerState& st) {
@@ -199,7 +198,7 @@ void MambaModel::mixer_mamba2(int l, int64_t T, LayerState& st) {
   }
   gated_rms_norm(y, YW, proj + off_z, P, T, E, G, lw.gnorm, cfg_.norm_eps);
   float* out = buf(kOut, T * cfg_.d_model);
-  linear(ycat, T, YW, lw.out_proj, lw.out_proj_b, cfg_.d_model, out, pool_.get());
+  packed_linear(ycat, T, w_->packed[l].out_proj, lw.out_proj_b, out, cfg_.d_model, pool_.get());
 }
 
 }  // namespace sm

@@ -11,6 +11,7 @@ namespace sm {
 struct LayerState {
   std::vector<float> conv;  // conv {conv_dim, d_conv-1} stored as [d_conv-1][conv_dim]
   std::vector<float> ssm;   // Mamba-1 {d_state, d_inner}: [E][N]; Mamba-2 {d_state, P, H}: [H][P][N]
+  bool operator==(const LayerState&) const = default;  // element-wise float ==
 };
 
 struct ModelState {

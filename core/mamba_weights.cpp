@@ -176,6 +176,17 @@ std::unique_ptr<ModelWeights> load_weights(ModelConfig& cfg, TensorStore store,
     w->layers.push_back(lw);
   }
   L.check_no_extra();
+  for (const LayerWeights& lw : w->layers) {
+    PackedLayerWeights pl;
+    pl.in_proj = PackedMatrix::pack(lw.in_proj, P, D);
+    pl.out_proj = PackedMatrix::pack(lw.out_proj, D, E + cfg.d_mlp);
+    if (cfg.arch == Arch::Mamba1) {
+      pl.x_proj = PackedMatrix::pack(lw.x_proj, cfg.dt_rank + 2 * N, E);
+      pl.dt_proj = PackedMatrix::pack(lw.dt_proj, E, cfg.dt_rank);
+    }
+    w->packed.push_back(std::move(pl));
+  }
+  w->lm_head_packed = PackedMatrix::pack(w->lm_head, V, D);
   return w;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/model_config.h"
+#include "core/packed_matrix.h"
 #include "core/safetensors.h"
 
 namespace sm {
@@ -32,11 +33,19 @@ struct LayerWeights {
   const float* gnorm = nullptr;       // [E] gated RMSNorm weight
 };
 
+// The linear layers repacked for the CPU kernels (see packed_matrix.h).
+struct PackedLayerWeights {
+  PackedMatrix in_proj, out_proj;
+  PackedMatrix x_proj, dt_proj;  // Mamba-1
+};
+
 struct ModelWeights {
   const float* embedding = nullptr;  // [V][D]
   const float* norm_f = nullptr;     // [D]
   const float* lm_head = nullptr;    // [V][D] (== embedding when tied)
   std::vector<LayerWeights> layers;
+  std::vector<PackedLayerWeights> packed;
+  PackedMatrix lm_head_packed;
   int64_t parameter_count = 0;
   size_t bytes = 0;  // fp32 bytes of all weights
 

@@ -21,7 +21,9 @@ inline void flush_subnormals_on_this_thread() {
 }
 
 inline float exp_fast(float x) {
-  x = std::fmin(std::fmax(x, -87.3f), 88.0f);
+  // Comparisons, not std::fmin/fmax: those honour NaN rules and become libm calls.
+  x = x < -87.3f ? -87.3f : x;
+  x = x > 88.0f ? 88.0f : x;
   const float n = std::floor(x * 1.44269504088896341f + 0.5f);
   float f = x - n * 0.693359375f;
   f = f - n * -2.12194440e-4f;

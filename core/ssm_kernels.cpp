@@ -7,6 +7,13 @@
 
 #include "core/math_kernels.h"
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+// GCC 12 reports a false -Wuninitialized inside _mm512_reduce_add_ps.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace sm {
 
 void causal_conv_silu(const float* in, int64_t in_stride, int64_t T, int64_t C, int K,
@@ -41,10 +48,66 @@ void causal_conv_silu(const float* in, int64_t in_stride, int64_t T, int64_t C, 
   }
 }
 
+#if defined(__AVX512F__)
+namespace {
+
+// exp_fast on 16 lanes, the same polynomial as the scalar version.
+inline __m512 exp16(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 f = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  f = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), f);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.0000001201e-1f));
+  const __m512 r = _mm512_add_ps(_mm512_fmadd_ps(_mm512_mul_ps(p, f), f, f), _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(r, n);
+}
+
+// CH channels advance together so their independent state chains hide the
+// latency of each other's time steps. N == 16: one register per channel.
+template <int CH>
+void scan_mamba1_n16(int64_t T, int64_t E, const float* x, const float* dt, const float* bc,
+                     int64_t bc_stride, int64_t b_off, int64_t c_off, const float* A,
+                     const float* D, float* S, float* y, int64_t e) {
+  __m512 s[CH], a[CH];
+  for (int c = 0; c < CH; ++c) {
+    s[c] = _mm512_loadu_ps(S + (e + c) * 16);
+    a[c] = _mm512_loadu_ps(A + (e + c) * 16);
+  }
+  for (int64_t t = 0; t < T; ++t) {
+    const __m512 B = _mm512_loadu_ps(bc + t * bc_stride + b_off);
+    const __m512 C = _mm512_loadu_ps(bc + t * bc_stride + c_off);
+    for (int c = 0; c < CH; ++c) {
+      const float d = dt[t * E + e + c], xv = x[t * E + e + c];
+      const __m512 dA = exp16(_mm512_mul_ps(_mm512_set1_ps(d), a[c]));
+      s[c] = _mm512_fmadd_ps(s[c], dA, _mm512_mul_ps(_mm512_set1_ps(d * xv), B));
+      y[t * E + e + c] = _mm512_reduce_add_ps(_mm512_mul_ps(s[c], C)) + D[e + c] * xv;
+    }
+  }
+  for (int c = 0; c < CH; ++c) _mm512_storeu_ps(S + (e + c) * 16, s[c]);
+}
+
+}  // namespace
+#endif
+
 void scan_mamba1(int64_t T, int64_t E, int64_t N, const float* x, const float* dt,
                  const float* bc, int64_t bc_stride, int64_t b_off, int64_t c_off,
                  const float* A, const float* D, float* S, float* y, int64_t e0, int64_t e1) {
-  for (int64_t e = e0; e < e1; ++e) {
+  int64_t e = e0;
+#if defined(__AVX512F__)
+  if (N == 16) {
+    for (; e + 4 <= e1; e += 4)
+      scan_mamba1_n16<4>(T, E, x, dt, bc, bc_stride, b_off, c_off, A, D, S, y, e);
+    for (; e < e1; ++e) scan_mamba1_n16<1>(T, E, x, dt, bc, bc_stride, b_off, c_off, A, D, S, y, e);
+    return;
+  }
+#endif
+  for (; e < e1; ++e) {
     float* s = S + e * N;
     const float* a = A + e * N;
     for (int64_t t = 0; t < T; ++t) {

@@ -20,8 +20,12 @@ namespace {
 
 std::string path_text(const std::vector<int64_t>& p) {
   std::string s = "[";
-  for (size_t i = 0; i < p.size(); ++i) s += (i ? "," : "") + std::to_string(p[i]);
-  return s + "]";
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(p[i]);
+  }
+  s += ']';
+  return s;
 }
 
 std::string trim(std::string s) {
@@ -86,7 +90,7 @@ TreeShape TreeShape::chain(int k) {
   std::vector<int> w(std::max(k, 0), 1);
   if (k < 1) fail("", "a chain needs at least 1 draft token (got " + std::to_string(k) + ")");
   std::string spec;
-  for (int i = 0; i < k; ++i) spec += i ? ",1" : "1";
+  for (int i = 0; i < k; ++i) spec.append(i ? ",1" : "1");
   return from_widths(w, spec);
 }
 
@@ -94,7 +98,10 @@ TreeShape TreeShape::from_widths(std::span<const int> widths, const std::string&
   TreeShape s;
   s.spec = spec_in;
   if (s.spec.empty())
-    for (size_t i = 0; i < widths.size(); ++i) s.spec += (i ? "," : "") + std::to_string(widths[i]);
+    for (size_t i = 0; i < widths.size(); ++i) {
+      if (i) s.spec += ',';
+      s.spec += std::to_string(widths[i]);
+    }
   if (widths.empty()) fail(s.spec, "the tree shape is empty: give widths per depth, e.g. 4,2,2,1");
   if (static_cast<int32_t>(widths.size()) > kMaxTreeDepth)
     fail(s.spec, "the tree is " + std::to_string(widths.size()) + " tokens deep; at most " +

@@ -5,21 +5,14 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "core/linear.h"
 #include "core/math_kernels.h"
-#include "core/skinny_gemm.h"
+#include "core/packed_matrix.h"
 #include "core/ssm_kernels.h"
 
 namespace sm {
 
 namespace {
 constexpr int kMaxConv = 32;
-}
-
-void linear_rows(const float* x, int64_t m, int64_t in, const float* W, const float* b,
-                 int64_t out, float* y, ThreadPool* pool) {
-  for (int64_t r = 0; r < m; r += kSkinnyMaxRows)
-    linear(x + r * in, std::min<int64_t>(kSkinnyMaxRows, m - r), in, W, b, out, y + r * out, pool);
 }
 
 TreeForward::TreeForward(MambaModel& m) : m_(m), cfg_(m.config()), w_(m.weights()) {
@@ -157,6 +150,7 @@ void TreeForward::run(std::span<const int32_t> nodes, const ScanFn& scan, float*
     row_[nodes[i]] = r0 + i;
   }
   rows_used_ += m;
+  flush_subnormals_on_this_thread();  // as MambaModel::forward does
   batch_r0_ = r0;
   batch_m_ = m;
   ThreadPool* pool = &m_.pool();
@@ -170,17 +164,35 @@ void TreeForward::run(std::span<const int32_t> nodes, const ScanFn& scan, float*
   for (int l = 0; l < c.n_layer; ++l) {
     const LayerWeights& lw = w_.layers[l];
     for (int32_t i = 0; i < m; ++i) rms_norm(h + i * D, lw.norm, u + i * D, int(D), c.norm_eps);
-    linear_rows(u, m, D, lw.in_proj, lw.in_proj_b, P_, proj_[l].data() + int64_t{r0} * P_, pool);
+    packed_linear(u, m, w_.packed[l].in_proj, lw.in_proj_b, proj_[l].data() + int64_t{r0} * P_, P_, pool);
     mixer(l, r0, m, nodes, scan);
     const float* out = out_.data();
     for (int64_t i = 0; i < int64_t{m} * D; ++i) h[i] += out[i];
   }
   batch_m_ = 0;
+  last_r0_ = r0;
+  last_m_ = m;
   if (!logits || logits_from >= m) return;
   const int32_t rows = m - logits_from;
   for (int32_t i = 0; i < rows; ++i)
     rms_norm(h + (logits_from + i) * D, w_.norm_f, u + i * D, int(D), c.norm_eps);
-  linear_rows(u, rows, D, w_.lm_head, nullptr, V, logits, pool);
+  packed_linear(u, rows, w_.lm_head_packed, nullptr, logits, V, pool);
+}
+
+void TreeForward::logits_for(std::span<const int32_t> nodes, float* out) {
+  const ModelConfig& c = cfg_;
+  const int64_t D = c.d_model, V = c.vocab_size, k = int64_t(nodes.size());
+  if (k == 0) return;
+  float* u = grow(u_, size_t(k) * D);
+  for (int64_t i = 0; i < k; ++i) {
+    const int32_t r = row_[nodes[i]] - last_r0_;
+    if (row_[nodes[i]] < 0 || r >= last_m_) fail("", "logits asked for a node outside the last batch");
+    rms_norm(h_.data() + int64_t{r} * D, w_.norm_f, u + i * D, int(D), c.norm_eps);
+  }
+  float* rows = grow(lrows_, size_t(k) * V);
+  packed_linear(u, k, w_.lm_head_packed, nullptr, rows, V, &m_.pool());
+  for (int64_t i = 0; i < k; ++i)
+    std::memcpy(out + int64_t{nodes[i]} * V, rows + i * V, V * sizeof(float));
 }
 
 void TreeForward::mixer(int l, int32_t r0, int32_t m, std::span<const int32_t> nodes,
@@ -203,11 +215,11 @@ void TreeForward::mixer(int l, int32_t r0, int32_t m, std::span<const int32_t> n
   if (c.arch == Arch::Mamba1) {
     const int64_t R = c.dt_rank, N = c.d_state;
     float* xdbl = xdbl_[l].data() + int64_t{r0} * XD_;
-    linear_rows(xc_[l].data() + int64_t{r0} * E, m, E, lw.x_proj, nullptr, XD_, xdbl, pool);
+    packed_linear(xc_[l].data() + int64_t{r0} * E, m, w_.packed[l].x_proj, nullptr, xdbl, XD_, pool);
     float* dtin = grow(dtin_, size_t(m) * R);
     for (int32_t i = 0; i < m; ++i) std::memcpy(dtin + i * R, xdbl + i * XD_, R * sizeof(float));
     float* dt = dt_[l].data() + int64_t{r0} * E;
-    linear_rows(dtin, m, R, lw.dt_proj, lw.dt_proj_b, E, dt, pool);
+    packed_linear(dtin, m, w_.packed[l].dt_proj, lw.dt_proj_b, dt, E, pool);
     for (int64_t i = 0; i < int64_t{m} * E; ++i)
       dt[i] = std::clamp(softplus(dt[i]), c.dt_min, c.dt_max);
     (void)N;
@@ -218,7 +230,7 @@ void TreeForward::mixer(int l, int32_t r0, int32_t m, std::span<const int32_t> n
 #pragma omp simd
       for (int64_t e = 0; e < E; ++e) yr[e] *= silu(z[e]);
     }
-    linear_rows(y, m, E, lw.out_proj, lw.out_proj_b, D, out, pool);
+    packed_linear(y, m, w_.packed[l].out_proj, lw.out_proj_b, out, D, pool);
   } else {
     const int64_t H = c.n_heads, G = c.n_groups, M = c.d_mlp;
     const int64_t off_z = 2 * M, off_dt = off_conv_ + C_;
@@ -241,7 +253,7 @@ void TreeForward::mixer(int l, int32_t r0, int32_t m, std::span<const int32_t> n
       }
     }
     gated_rms_norm(ycat + M, YW, proj + off_z, P_, m, E, G, lw.gnorm, c.norm_eps);
-    linear_rows(ycat, m, YW, lw.out_proj, lw.out_proj_b, D, out, pool);
+    packed_linear(ycat, m, w_.packed[l].out_proj, lw.out_proj_b, out, D, pool);
   }
 }
 

@@ -12,9 +12,9 @@
 // order it wants (paths / dfs / fifo with tiles for the target, level by
 // level for the draft), calling scan_node() for each node on a state tile.
 //
-// Linear layers run in chunks of at most kSkinnyMaxRows rows so that every
-// node's result is bit-identical to a one-token decode step of MambaModel
-// (the skinny kernel's result for a row does not depend on the batch size).
+// Linear layers use the model's packed kernels, whose result for a row does
+// not depend on the batch size, so every node's result is bit-identical to a
+// one-token decode step of MambaModel.
 //
 // Node ids are the caller's (parent[i] < i, -1 = child of the committed
 // state). Rows are assigned in the order nodes are run and keep, for the
@@ -59,6 +59,10 @@ class TreeForward {
   void run(std::span<const int32_t> nodes, const ScanFn& scan, float* logits,
            int32_t logits_from = 0);
 
+  // Final norm + lm_head for `nodes` of the last run() batch, bit-identical to
+  // run()'s logits: row i goes to out + nodes[i] * V.
+  void logits_for(std::span<const int32_t> nodes, float* out);
+
   // One scan step of `node` at `layer` on units [u0, u1): S_tile holds that
   // tile of the parent's state ((u1-u0) * unit_floats floats) and receives the
   // node's. Writes the node's y for the tile into its batch row during run(),
@@ -67,6 +71,10 @@ class TreeForward {
 
   // The conv window ([K-1][C], oldest first) after consuming `node`.
   void conv_window_after(int layer, int32_t node, float* out) const;
+
+  // Tokens of nodes not yet run may be set after begin() (the draft learns
+  // them level by level).
+  void set_token(int32_t node, int32_t token) { token_[node] = token; }
 
   int32_t row(int32_t node) const { return row_[node]; }
   int32_t n_nodes() const { return static_cast<int32_t>(parent_.size()); }
@@ -89,17 +97,12 @@ class TreeForward {
   std::vector<int32_t> win_src_;  // [n][K-1] nearest first: node id, or -(committed row + 1)
   const ModelState* committed_ = nullptr;
   int32_t rows_used_ = 0;
-  int32_t batch_r0_ = 0, batch_m_ = 0;
+  int32_t batch_r0_ = 0, batch_m_ = 0, last_r0_ = 0, last_m_ = 0;
 
   // Per layer, per row: kept for the whole step.
   std::vector<std::vector<float>> proj_, xc_, xdbl_, dt_;
   // Per batch.
-  std::vector<float> h_, u_, y_, ycat_, out_, dtin_, yscratch_;
+  std::vector<float> h_, u_, y_, ycat_, out_, dtin_, yscratch_, lrows_;
 };
-
-// y[m][out] = x[m][in] W^T + b in chunks of kSkinnyMaxRows rows (bit-identical
-// per row to a one-row call).
-void linear_rows(const float* x, int64_t m, int64_t in, const float* W, const float* b,
-                 int64_t out, float* y, ThreadPool* pool);
 
 }  // namespace sm

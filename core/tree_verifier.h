@@ -73,10 +73,13 @@ class TreeVerifier {
   VerifyOrder order() const { return order_; }
   int32_t tiles() const { return static_cast<int32_t>(tiles_.size()); }
 
-  // Computes every node of `tree` from `committed` (left unchanged): logits
-  // [n][V]; the states selected in `store` are written to it.
+  // Computes every node of `tree` from `committed` (left unchanged); the
+  // states selected in `store` are written to it, and the logits of
+  // `logit_nodes` to logits + node * V. The logits of other nodes can be
+  // had afterwards from forward().logits_for() (acceptance usually needs only
+  // a path's worth: computing them lazily saves most of the lm_head work).
   VerifyStats verify(const TokenTree& tree, const ModelState& committed, SnapshotStore& store,
-                     float* logits, const SpecEmitter* ev);
+                     float* logits, std::span<const int32_t> logit_nodes, const SpecEmitter* ev);
 
  private:
   void walk(int layer, int tile_index, int64_t u0, int64_t u1, float* arena,

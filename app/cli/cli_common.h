@@ -29,6 +29,7 @@ Runner add_bench(CLI::App& app, Common& c);
 Runner add_tokenize(CLI::App& app, Common& c);
 Runner add_random_model(CLI::App& app, Common& c);
 Runner add_agree(CLI::App& app, Common& c);
+Runner add_bench_spec(CLI::App&, Common&);
 
 // "1,2,3" -> ids; throws sm::Error on anything else.
 std::vector<int32_t> parse_id_list(const std::string& s, const std::string& what);

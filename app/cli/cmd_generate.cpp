@@ -6,6 +6,7 @@
 #include "core/default_paths.h"
 #include "core/error.h"
 #include "core/generator.h"
+#include "core/spec_decoder.h"
 
 namespace sm::cli {
 
@@ -20,11 +21,34 @@ struct GenerateArgs {
   float top_p = 1.0f;
   uint64_t seed = 0;
   bool ignore_eos = false;
+  // Speculative decoding (with --draft).
+  std::string draft;
+  std::string tree = "1,1,1,1";
+  std::string verify = "fifo";
+  int tile = 0;
+  std::string backtrack = "snapshot";
+  int64_t budget = 0;
+  std::string trace;
+  bool no_fifo_events = false;
 };
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// A trace sink for --trace FILE: Chrome trace JSON (.json) or HDF5 (.h5).
+std::unique_ptr<EventSink> open_trace_sink(const std::string& path, const TraceMetadata& meta) {
+  if (ends_with(path, ".json")) return make_chrome_trace_sink(path, meta);
+  if (ends_with(path, ".h5") || ends_with(path, ".hdf5")) return make_hdf5_sink(path, meta);
+  fail(path, "--trace FILE must end in .json (Chrome trace) or .h5 (HDF5)");
+}
+
 }  // namespace
 
 Runner add_generate(CLI::App& app, Common& c) {
-  auto* cmd = app.add_subcommand("generate", "Generate text from a prompt (streams the text, then tokens/s)");
+  auto* cmd = app.add_subcommand(
+      "generate", "Generate text from a prompt (streams the text, then tokens/s); with --draft, "
+                  "by tree speculative decoding");
   auto a = std::make_shared<GenerateArgs>();
   cmd->add_option("MODEL", a->model, "model directory (default: the shipped target)");
   auto* p = cmd->add_option("--prompt", a->prompt, "prompt text");
@@ -38,6 +62,24 @@ Runner add_generate(CLI::App& app, Common& c) {
   cmd->add_flag("--ignore-eos", a->ignore_eos, "keep going past the end-of-text token");
   cmd->add_option("--threads", c.threads, "worker threads");
   cmd->add_flag("--json", c.json, "print one JSON object instead of streaming");
+  auto* d = cmd->add_option("--draft", a->draft, "draft model directory: enables speculative decoding");
+  cmd->add_option("--tree", a->tree,
+                  "token tree: widths per depth (\"4,2,2,1\"; a chain of k is \"1,...,1\"), a JSON "
+                  "list of child-rank paths, or a .json file with one")
+      ->needs(d);
+  cmd->add_option("--verify", a->verify, "tree verification order: fifo, dfs or paths")->needs(d);
+  cmd->add_option("--tile", a->tile,
+                  "state tile for verification: channels (Mamba-1) / heads (Mamba-2); 0 = whole")
+      ->needs(d);
+  cmd->add_option("--backtrack", a->backtrack, "state backtracking: snapshot, replay or hybrid")
+      ->needs(d);
+  cmd->add_option("--budget", a->budget,
+                  "hybrid: bytes of stored node states per model and step (replay inputs come on top)")
+      ->needs(d);
+  cmd->add_option("--trace", a->trace, "write the speculative events: FILE.json (Chrome trace) or FILE.h5")
+      ->needs(d);
+  cmd->add_flag("--no-fifo-events", a->no_fifo_events, "leave the per-tile FIFO events out of the trace")
+      ->needs(d);
   return [a, &c] {
     auto m = open_model(a->model, c.threads);
     auto tok = load_tokenizer_for_model(a->model);
@@ -48,6 +90,27 @@ Runner add_generate(CLI::App& app, Common& c) {
     opt.sampling = {a->temperature, a->top_k, a->top_p, a->seed};
     opt.sampling.validate();
     opt.stop_at_eos = !a->ignore_eos;
+    const bool spec = !a->draft.empty();
+    SpecConfig cfg;
+    std::unique_ptr<MambaModel> draft;
+    std::unique_ptr<EventSink> sink;
+    if (spec) {
+      cfg.tree = TreeShape::parse(a->tree);
+      cfg.verify = parse_verify_order(a->verify);
+      cfg.tile = a->tile;
+      cfg.backtrack = parse_backtrack_policy(a->backtrack);
+      cfg.budget = a->budget;
+      cfg.verbose_events = !a->no_fifo_events;
+      cfg.validate();
+      draft = open_model(a->draft, 1);  // a tiny draft gains nothing from threads
+      if (!a->trace.empty())
+        sink = open_trace_sink(a->trace, {{"target", a->model}, {"draft", a->draft},
+                                          {"tree", cfg.tree.spec},
+                                          {"verify", verify_order_name(cfg.verify)},
+                                          {"tile", std::to_string(cfg.tile)},
+                                          {"backtrack", backtrack_policy_name(cfg.backtrack)},
+                                          {"budget", std::to_string(cfg.budget)}});
+    }
     TokenCallback stream;
     if (!c.json) {
       if (!a->prompt_ids.empty()) std::cout << tok->decode(prompt);
@@ -58,7 +121,16 @@ Runner add_generate(CLI::App& app, Common& c) {
         std::cout.flush();
       };
     }
-    GenerateResult r = generate(*m, *tok, prompt, opt, stream);
+    GenerateResult r;
+    SpecStats ss;
+    if (spec) {
+      SpecGenerateResult sr = spec_generate(*m, *draft, *tok, prompt, opt, cfg, sink.get(), stream);
+      r = std::move(sr.gen);
+      ss = sr.spec;
+      if (sink) sink->flush();
+    } else {
+      r = generate(*m, *tok, prompt, opt, stream);
+    }
     const GenerateStats& s = r.stats;
     if (c.json) {
       nlohmann::json j;
@@ -77,12 +149,43 @@ Runner add_generate(CLI::App& app, Common& c) {
       j["threads"] = c.threads;
       j["sampling"] = {{"temperature", opt.sampling.temperature}, {"top_k", opt.sampling.top_k},
                        {"top_p", opt.sampling.top_p}, {"seed", opt.sampling.seed}};
+      if (spec) {
+        j["draft"] = a->draft;
+        j["speculative"] = {{"tree", cfg.tree.spec}, {"tree_nodes", cfg.tree.size()},
+                            {"tree_depth", cfg.tree.max_depth()},
+                            {"verify", verify_order_name(cfg.verify)}, {"tile", cfg.tile},
+                            {"backtrack", backtrack_policy_name(cfg.backtrack)},
+                            {"budget", cfg.budget}};
+        j["mean_accepted"] = ss.mean_accepted();
+        j["tokens_per_pass"] = ss.tokens_per_pass();
+        j["steps"] = ss.steps;
+        j["peak_live_states"] = ss.peak_live_states;
+        j["state_bytes_read"] = ss.state_bytes_read;
+        j["state_bytes_written"] = ss.state_bytes_written;
+        j["redundant_nodes"] = ss.redundant_nodes;
+        j["backtrack_bytes_kept"] = ss.backtrack_bytes_kept;
+        j["replayed_tokens"] = ss.replayed_tokens();
+        j["target_state_bytes_max"] = ss.target_state_bytes_max;
+        j["draft_state_bytes_max"] = ss.draft_state_bytes_max;
+        j["peak_state_bytes"] = ss.peak_state_bytes;
+        j["draft_seconds"] = ss.draft_seconds;
+        j["verify_seconds"] = ss.verify_seconds;
+        j["backtrack_seconds"] = ss.backtrack_seconds;
+        if (!a->trace.empty()) j["trace"] = a->trace;
+      }
       print_json(j);
     } else {
       std::cout << std::endl;
       std::fprintf(stderr, "[%lld prompt tokens in %.3f s (%.1f tok/s); %lld generated, decode %.1f tok/s]\n",
                    (long long)s.prompt_tokens, s.prefill_seconds, s.prefill_tokens_per_second(),
                    (long long)s.generated, s.decode_tokens_per_second());
+      if (spec)
+        std::fprintf(stderr,
+                     "[speculative %s, tree %s, %s: %lld steps, %.2f accepted per step, %.2f "
+                     "tokens per target pass]\n",
+                     verify_order_name(cfg.verify), cfg.tree.spec.c_str(),
+                     backtrack_policy_name(cfg.backtrack), (long long)ss.steps, ss.mean_accepted(),
+                     ss.tokens_per_pass());
     }
     return 0;
   };

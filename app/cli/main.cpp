@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   reg(add_bench);
   reg(add_tokenize);
   reg(add_agree);
+  reg(add_bench_spec);
   reg(add_random_model);
   try {
     app.parse(argc, argv);

@@ -7,6 +7,7 @@
 
 #include "core/linear.h"
 #include "core/math_kernels.h"
+#include "core/packed_matrix.h"
 #include "core/skinny_gemm.h"
 #include "core/thread_pool.h"
 
@@ -67,6 +68,35 @@ TEST(Kernels, ThreadPoolCoversRangeExactlyOnce) {
         for (int64_t i = b; i < e; ++i) hits[i]++;
       }, 4);
     for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 50);
+  }
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Kernels, PackedLinearMatchesReference) {
+  std::mt19937 g(5);
+  sm::ThreadPool pool2(2);
+  for (int64_t T : {1, 2, 3, 4, 7, 8, 9, 17, 70, 130}) {
+    for (auto [in, out] : {std::pair<int64_t, int64_t>{768, 200}, {37, 130}, {16, 1}, {5, 333}}) {
+      auto x = randv(T * in, g), W = randv(out * in, g), b = randv(out, g);
+      const sm::PackedMatrix P = sm::PackedMatrix::pack(W.data(), out, in);
+      const int64_t ldy = out + 3;  // outputs land in a wider row, as in the model's buffers
+      std::vector<float> y1(T * ldy, -7.0f), y2(T * ldy, -7.0f);
+      sm::packed_linear(x.data(), T, P, b.data(), y1.data(), ldy, nullptr);
+      sm::packed_linear(x.data(), T, P, nullptr, y2.data(), ldy, &pool2);
+      for (int64_t t = 0; t < T; ++t) {
+        for (int64_t o = 0; o < out; ++o) {
+          double s = 0.0;
+          for (int64_t i = 0; i < in; ++i) s += double(x[t * in + i]) * W[o * in + i];
+          const double tol = 1e-4 * std::sqrt(double(in)) + 1e-5;
+          ASSERT_NEAR(y1[t * ldy + o], s + b[o], tol) << "T=" << T << " in=" << in << " out=" << out;
+          ASSERT_NEAR(y2[t * ldy + o], s, tol) << "T=" << T << " in=" << in << " out=" << out;
+        }
+        for (int64_t o = out; o < ldy; ++o) ASSERT_EQ(y1[t * ldy + o], -7.0f) << "wrote past out";
+      }
+    }
   }
 }
 
