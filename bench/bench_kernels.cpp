@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Hot-path kernels, each next to its baseline in the same run:
-//   skinny GEMM (decode / tree batches) vs OpenBLAS sgemv/sgemm,
+//   the packed linear kernel (decode, tree batches, prefill) vs OpenBLAS,
 //   the selective scans, and a whole decode step.
 #include <benchmark/benchmark.h>
 #include <cblas.h>
@@ -9,11 +9,9 @@
 #include <random>
 #include <vector>
 
-#include "core/linear.h"
 #include "core/mamba_model.h"
 #include "core/packed_matrix.h"
 #include "core/random_model.h"
-#include "core/skinny_gemm.h"
 #include "core/ssm_kernels.h"
 
 namespace {
@@ -28,19 +26,6 @@ std::vector<float> randv(size_t n) {
 
 // mamba-130m in_proj: 768 -> 3072 (9.4 MB of fp32 weights).
 constexpr int64_t kIn = 768, kOut = 3072;
-
-void BM_SkinnyGemm(benchmark::State& st) {
-  const int64_t T = st.range(0);
-  auto W = randv(kIn * kOut), x = randv(T * kIn);
-  std::vector<float> y(T * kOut);
-  for (auto _ : st) {
-    sm::skinny_gemm(x.data(), T, kIn, W.data(), 0, kOut, y.data(), kOut);
-    benchmark::DoNotOptimize(y.data());
-  }
-  st.SetBytesProcessed(st.iterations() * kIn * kOut * 4);
-  st.counters["GFLOPS"] = benchmark::Counter(2.0 * T * kIn * kOut * st.iterations(), benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
-}
-BENCHMARK(BM_SkinnyGemm)->Arg(1)->Arg(2)->Arg(4)->Arg(8);
 
 // The engine's kernel: packed weights, one pass for all T rows.
 void BM_PackedLinear(benchmark::State& st) {
@@ -59,7 +44,7 @@ BENCHMARK(BM_PackedLinear)->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(128);
 
 // Baseline: OpenBLAS, sgemv for T = 1, sgemm otherwise.
 void BM_OpenBlas(benchmark::State& st) {
-  sm::init_blas_single_threaded();
+  openblas_set_num_threads(1);
   const int64_t T = st.range(0);
   auto W = randv(kIn * kOut), x = randv(T * kIn);
   std::vector<float> y(T * kOut);
@@ -74,18 +59,6 @@ void BM_OpenBlas(benchmark::State& st) {
   st.counters["GFLOPS"] = benchmark::Counter(2.0 * T * kIn * kOut * st.iterations(), benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_OpenBlas)->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(128);
-
-void BM_LinearPrefill128(benchmark::State& st) {
-  const int64_t T = 128;
-  auto W = randv(kIn * kOut), x = randv(T * kIn);
-  std::vector<float> y(T * kOut);
-  for (auto _ : st) {
-    sm::linear(x.data(), T, kIn, W.data(), nullptr, kOut, y.data(), nullptr);
-    benchmark::DoNotOptimize(y.data());
-  }
-  st.counters["GFLOPS"] = benchmark::Counter(2.0 * T * kIn * kOut * st.iterations(), benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
-}
-BENCHMARK(BM_LinearPrefill128);
 
 // One decode step of the Mamba-1 selective scan at mamba-130m width (E 1536, N 16).
 void BM_ScanMamba1Step(benchmark::State& st) {

@@ -83,6 +83,9 @@ def parse_args(argv=None):
     d.add_argument("--corpus", default="/work/runs/kjv.txt")
     d.add_argument("--heldout-out", default=os.path.join(REPO, "data", "kjv-heldout.txt"))
     d.add_argument("--heldout-frac", type=float, default=0.05)
+    d.add_argument("--split", choices=["interleaved", "tail"], default="interleaved",
+                   help="interleaved: every 20th block of 200 verses is held out (in-distribution, "
+                        "all books represented); tail: the last --heldout-frac of the bytes")
     return p.parse_args(argv)
 
 
@@ -104,7 +107,7 @@ LN2 = math.log(2.0)
 # ---------------------------------------------------------------------------------------------
 # Corpus
 # ---------------------------------------------------------------------------------------------
-def load_corpus(path, frac, heldout_out=None):
+def load_corpus(path, frac, heldout_out=None, split="interleaved"):
     """Returns (train_bytes, heldout_bytes) as numpy uint8 arrays. Builds the corpus if needed."""
     if not os.path.exists(path):
         import re
@@ -123,8 +126,18 @@ def load_corpus(path, frac, heldout_out=None):
         atomic_write_bytes(path, text)
     with open(path, "rb") as f:
         text = f.read()
-    cut = text.index(b"\n", int(len(text) * (1.0 - frac))) + 1  # held-out starts at a line start
-    train, held = text[:cut], text[cut:]
+    if split == "tail":
+        cut = text.index(b"\n", int(len(text) * (1.0 - frac))) + 1  # held-out starts at a line start
+        train, held = text[:cut], text[cut:]
+    else:
+        # Blocks of 200 verses; block i is held out when i % period == period - 1 (5% for 0.05).
+        lines = text.split(b"\n")[:-1]
+        period = max(2, int(round(1.0 / frac)))
+        train_parts, held_parts = [], []
+        for i in range(0, len(lines), 200):
+            block = b"\n".join(lines[i:i + 200]) + b"\n"
+            (held_parts if (i // 200) % period == period - 1 else train_parts).append(block)
+        train, held = b"".join(train_parts), b"".join(held_parts)
     if heldout_out:
         old = None
         if os.path.exists(heldout_out):
@@ -632,8 +645,8 @@ class Trainer:
         full = [h for h in self.history if "heldout_bpb" in h]
         return {"steps": self.step, "tokens_seen": self.step * self.a.batch * self.a.seq_len,
                 "corpus": "King James Bible (bible-kjv, `bible -f gen1:1-rev22:21`, reference prefixes "
-                          "stripped, one verse per line); held-out = last 5%% (from byte %d), data/kjv-heldout.txt"
-                          % len(self.train_data),
+                          "stripped, one verse per line); held-out (%s split, %d bytes) = data/kjv-heldout.txt"
+                          % (self.a.split, len(self.held)),
                 "heldout_bpb": full[-1]["heldout_bpb"] if full and full[-1]["step"] == self.step else None,
                 "heldout_bpb_windows": last[-1]["heldout_bpb_windows"] if last else None,
                 "heldout_bpb_windows_step": last[-1]["step"] if last else None,
@@ -745,7 +758,7 @@ def main():
             logits, st = model.step(nxt, st)
         sys.stdout.write(out.decode("utf-8", "replace") + "\n")
         return
-    train, held = load_corpus(a.corpus, a.heldout_frac, a.heldout_out)
+    train, held = load_corpus(a.corpus, a.heldout_frac, a.heldout_out, a.split)
     if a.eval_only:
         model = load_for_inference(a).eval()
         t0 = time.time()

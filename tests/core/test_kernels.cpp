@@ -5,10 +5,8 @@
 #include <cmath>
 #include <random>
 
-#include "core/linear.h"
 #include "core/math_kernels.h"
 #include "core/packed_matrix.h"
-#include "core/skinny_gemm.h"
 #include "core/thread_pool.h"
 
 namespace {
@@ -18,27 +16,6 @@ std::vector<float> randv(size_t n, std::mt19937& g) {
   std::vector<float> v(n);
   for (auto& x : v) x = d(g);
   return v;
-}
-
-TEST(Kernels, LinearMatchesReferenceForAllBatchSizesAndOddShapes) {
-  std::mt19937 g(3);
-  sm::ThreadPool pool2(2);
-  for (int64_t T : {1, 2, 3, 5, 8, 9, 33}) {
-    for (auto [in, out] : {std::pair<int64_t, int64_t>{768, 96}, {37, 130}, {16, 1}, {1, 70}}) {
-      auto x = randv(T * in, g), W = randv(out * in, g), b = randv(out, g);
-      std::vector<float> y1(T * out), y2(T * out);
-      sm::linear(x.data(), T, in, W.data(), b.data(), out, y1.data(), nullptr);
-      sm::linear(x.data(), T, in, W.data(), b.data(), out, y2.data(), &pool2);
-      for (int64_t t = 0; t < T; ++t)
-        for (int64_t o = 0; o < out; ++o) {
-          double s = b[o];
-          for (int64_t i = 0; i < in; ++i) s += double(x[t * in + i]) * W[o * in + i];
-          const double tol = 1e-4 * std::sqrt(double(in)) + 1e-5;
-          ASSERT_NEAR(y1[t * out + o], s, tol) << "T=" << T << " in=" << in << " out=" << out;
-          ASSERT_NEAR(y2[t * out + o], s, tol) << "T=" << T << " in=" << in << " out=" << out;
-        }
-    }
-  }
 }
 
 TEST(Kernels, FastExpIsAccurate) {
