@@ -15,6 +15,18 @@
 // Greedy output is token-identical to MambaModel greedy decoding for every
 // shape, order, tile size and policy: every node's logits are bit-identical
 // to a one-token decode step along its path.
+//
+// Events (when a sink is given; timestamps in microseconds since t0), per step:
+// NodeDrafted for every drafted node (prob = draft probability of its token,
+// softmax at temperature 1 when greedy, the warped q otherwise), TreeDrafted,
+// FifoPush / FifoPop per layer and tile (only with verbose_events), NodeVerified
+// for every node (target_argmax = the target's greedy token after the node,
+// target_prob = the target's softmax probability of the node's token at its
+// parent; 1 for the root), AcceptDecision per child examined, Backtrack for
+// the target and the draft (bytes_kept = stored states + replay inputs,
+// replayed = tokens recomputed, rounded up over layers), StepSummary. With a
+// sink every node's logits are computed (for NodeVerified); without one only
+// the draft's best path eagerly and the rest on demand.
 #include <atomic>
 #include <cstdint>
 #include <memory>

@@ -254,7 +254,11 @@ TreeShape TreeShape::parse_paths_json(const std::string& json_text, const std::s
 TreeShape TreeShape::parse(const std::string& spec) {
   const std::string t = trim(spec);
   if (t.empty()) fail("--tree", "the tree shape is empty: give widths per depth, e.g. 4,2,2,1");
-  if (t.front() == '[' || t.front() == '{') return parse_paths_json(t, "tree");
+  if (t.front() == '[' || t.front() == '{') {
+    TreeShape s = parse_paths_json(t, "--tree");
+    s.spec = t;
+    return s;
+  }
   namespace fs = std::filesystem;
   const bool looks_like_file = t.size() > 5 && t.substr(t.size() - 5) == ".json";
   if (looks_like_file || (t.find_first_not_of("0123456789, ") != std::string::npos &&

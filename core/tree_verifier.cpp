@@ -152,9 +152,14 @@ TreeVerifier::TreeVerifier(MambaModel& target, const TreeShape& shape, VerifyOrd
   const int64_t units = fwd_.state_units();
   const int64_t t = (tile == 0 || tile >= units) ? units : tile;
   for (int64_t u = 0; u < units; u += t) tiles_.emplace_back(u, std::min(units, u + t));
+  tile_units_ = t;
+}
+
+void TreeVerifier::plan_execution(int threads) {
   // Execution may split tiles further across threads: units are independent,
   // so results and the reported (logical) figures do not change.
-  const int threads = target.pool().size();
+  exec_threads_ = threads;
+  exec_tiles_.clear();
   for (auto [u0, u1] : tiles_) {
     const int64_t parts =
         threads > 1 && int64_t(tiles_.size()) < threads ? std::min<int64_t>(threads, u1 - u0) : 1;
@@ -162,7 +167,7 @@ TreeVerifier::TreeVerifier(MambaModel& target, const TreeShape& shape, VerifyOrd
       exec_tiles_.emplace_back(u0 + (u1 - u0) * p / parts, u0 + (u1 - u0) * (p + 1) / parts);
   }
   arenas_.resize(std::max(1, threads));
-  for (auto& a : arenas_) a.assign(size_t(sched_.slots) * t * fwd_.unit_floats(), 0.0f);
+  for (auto& a : arenas_) a.assign(size_t(sched_.slots) * tile_units_ * fwd_.unit_floats(), 0.0f);
 }
 
 void TreeVerifier::walk(int l, int tile_index, int64_t u0, int64_t u1, float* arena,
@@ -208,6 +213,7 @@ VerifyStats TreeVerifier::verify(const TokenTree& tree, const ModelState& commit
   for (int32_t v = 0; v < n; ++v) nodes_[v] = v;
   fwd_.begin(parents_, tokens_, committed);
   ThreadPool& pool = fwd_.model().pool();
+  if (pool.size() != exec_threads_) plan_execution(pool.size());
 
   auto scan = [&](int l, std::span<const int32_t>) {
     const float* S0 = committed.layers[l].ssm.data();
@@ -219,7 +225,7 @@ VerifyStats TreeVerifier::verify(const TokenTree& tree, const ModelState& commit
     if (exec_tiles_.size() > 1 && pool.size() > 1) {
       std::atomic<int> next_arena{0};
       pool.parallel_for(int64_t(exec_tiles_.size()), [&](int64_t t0, int64_t t1) {
-        float* arena = arenas_[next_arena.fetch_add(1) % arenas_.size()].data();
+        float* arena = arenas_[next_arena.fetch_add(1)].data();  // one chunk per thread
         for (int64_t t = t0; t < t1; ++t)
           walk(l, int(t), exec_tiles_[t].first, exec_tiles_[t].second, arena, S0, store, nullptr);
       });

@@ -82,6 +82,7 @@ class TreeVerifier {
                      float* logits, std::span<const int32_t> logit_nodes, const SpecEmitter* ev);
 
  private:
+  void plan_execution(int threads);
   void walk(int layer, int tile_index, int64_t u0, int64_t u1, float* arena,
             const float* committed_ssm, SnapshotStore& store, const SpecEmitter* ev);
 
@@ -92,6 +93,8 @@ class TreeVerifier {
   std::vector<std::pair<int64_t, int64_t>> tiles_;       // logical tiles
   std::vector<std::pair<int64_t, int64_t>> exec_tiles_;  // split further across threads
   std::vector<std::vector<float>> arenas_;               // one per thread
+  int64_t tile_units_ = 0;
+  int exec_threads_ = 0;
   std::vector<int32_t> nodes_, parents_, tokens_;
 };
 
