@@ -1,8 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-// no-trapping-math lets GCC inline exp_fast's floor and so vectorize the SiLU
-// loops; the arithmetic (and the result, checked bit for bit against
-// MambaModel by the tests) is unchanged.
-#pragma GCC optimize("no-trapping-math")
 #include "core/tree_forward.h"
 
 #include <algorithm>
@@ -17,20 +13,6 @@ namespace sm {
 
 namespace {
 constexpr int kMaxConv = 32;
-
-// gated_rms_norm (ssm_kernels.cpp), compiled here so its SiLU vectorizes.
-void gated_norm_rows(float* y, int64_t y_stride, const float* z, int64_t z_stride, int64_t T,
-                     int64_t E, int64_t G, const float* w, float eps) {
-  const int64_t gs = E / G;
-  for (int64_t t = 0; t < T; ++t) {
-    float* yr = y + t * y_stride;
-    const float* zr = z + t * z_stride;
-#pragma omp simd
-    for (int64_t i = 0; i < E; ++i) yr[i] *= silu(zr[i]);
-    for (int64_t g = 0; g < G; ++g)
-      rms_norm(yr + g * gs, w + g * gs, yr + g * gs, static_cast<int>(gs), eps);
-  }
-}
 
 }  // namespace
 
@@ -271,7 +253,7 @@ void TreeForward::mixer(int l, int32_t r0, int32_t m, std::span<const int32_t> n
         for (int64_t k = 0; k < M; ++k) o[k] = silu(z0[k]) * x0[k];
       }
     }
-    gated_norm_rows(ycat + M, YW, proj + off_z, P_, m, E, G, lw.gnorm, c.norm_eps);
+    gated_rms_norm(ycat + M, YW, proj + off_z, P_, m, E, G, lw.gnorm, c.norm_eps);
     packed_linear(ycat, m, w_.packed[l].out_proj, lw.out_proj_b, out, D, pool);
   }
 }

@@ -2,11 +2,13 @@
 // Dense and element-wise kernels against plain double-precision loops.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <random>
 
 #include "core/math_kernels.h"
 #include "core/packed_matrix.h"
+#include "core/ssm_kernels.h"
 #include "core/thread_pool.h"
 
 namespace {
@@ -74,6 +76,61 @@ TEST(Kernels, PackedLinearMatchesReference) {
         for (int64_t o = out; o < ldy; ++o) ASSERT_EQ(y1[t * ldy + o], -7.0f) << "wrote past out";
       }
     }
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// Both scans against a double-precision recurrence, at widths that take the
+// vectorised paths (N, P multiples of 16) and widths that do not.
+TEST(Kernels, ScansMatchDoubleReference) {
+  std::mt19937 g(9);
+  for (auto [H, P, N, G] : {std::array<int64_t, 4>{4, 32, 32, 2}, {3, 8, 16, 1}, {2, 16, 48, 1}, {2, 5, 7, 1}}) {
+    const int64_t T = 5, E = H * P, W = E + 2 * G * N;
+    auto xbc = randv(T * W, g), dt = randv(T * H, g), A = randv(H, g), D = randv(H, g);
+    for (auto& v : dt) v = std::abs(v) * 0.1f;
+    for (auto& v : A) v = -std::abs(v);
+    std::vector<float> S(H * P * N, 0.0f), y(T * E);
+    std::vector<double> Sr(H * P * N, 0.0);
+    sm::scan_mamba2(T, H, P, N, G, xbc.data(), W, dt.data(), A.data(), D.data(), S.data(), y.data(), 0, H);
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t h = 0; h < H; ++h) {
+        const int64_t gg = h / (H / G);
+        const double d = dt[t * H + h], dA = std::exp(d * A[h]);
+        for (int64_t p = 0; p < P; ++p) {
+          double acc = 0.0;
+          const double xv = xbc[t * W + h * P + p];
+          for (int64_t n = 0; n < N; ++n) {
+            double& s = Sr[(h * P + p) * N + n];
+            s = s * dA + d * xv * xbc[t * W + E + gg * N + n];
+            acc += s * xbc[t * W + E + G * N + gg * N + n];
+          }
+          ASSERT_NEAR(y[t * E + h * P + p], acc + D[h] * xv, 1e-4 * (1 + std::abs(acc))) << H << "x" << P << "x" << N;
+        }
+      }
+    for (size_t i = 0; i < S.size(); ++i) ASSERT_NEAR(S[i], Sr[i], 1e-4 * (1 + std::abs(Sr[i])));
+  }
+  for (int64_t N : {16, 8}) {
+    const int64_t T = 4, E = 21;
+    auto x = randv(T * E, g), dt = randv(T * E, g), bc = randv(T * 2 * N, g), A = randv(E * N, g), D = randv(E, g);
+    for (auto& v : dt) v = std::abs(v) * 0.1f;
+    for (auto& v : A) v = -std::abs(v);
+    std::vector<float> S(E * N, 0.0f), y(T * E);
+    std::vector<double> Sr(E * N, 0.0);
+    sm::scan_mamba1(T, E, N, x.data(), dt.data(), bc.data(), 2 * N, 0, N, A.data(), D.data(), S.data(), y.data(), 0, E);
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t e = 0; e < E; ++e) {
+        double acc = 0.0;
+        const double d = dt[t * E + e], xv = x[t * E + e];
+        for (int64_t n = 0; n < N; ++n) {
+          double& s = Sr[e * N + n];
+          s = s * std::exp(d * A[e * N + n]) + d * xv * bc[t * 2 * N + n];
+          acc += s * bc[t * 2 * N + N + n];
+        }
+        ASSERT_NEAR(y[t * E + e], acc + D[e] * xv, 1e-4 * (1 + std::abs(acc))) << "N=" << N;
+      }
   }
 }
 

@@ -24,7 +24,7 @@ std::string slurp(const std::string& p) {
 }
 
 TEST(ShippedModels, EvalMatchesTrainingToolHeldOutBitsPerByte) {
-  for (const std::string dir : {sm::default_target_model(), sm::default_draft_model()}) {
+  for (const std::string& dir : {sm::default_target_model(), sm::default_draft_model()}) {
     auto cfg = nlohmann::json::parse(slurp(dir + "/config.json"));
     ASSERT_TRUE(cfg.contains("training")) << dir;
     ASSERT_TRUE(cfg["training"]["heldout_bpb"].is_number()) << dir << ": no full held-out bpb recorded";
