@@ -32,6 +32,7 @@ json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 "$BIN" random-model "$TMP/m1" --shape tiny-mamba1 >/dev/null || bad "random-model mamba1"
 "$BIN" random-model "$TMP/m2" --shape tiny-mamba2 >/dev/null || bad "random-model mamba2"
+"$BIN" random-model "$TMP/m2b" --shape tiny-mamba2 --seed 2 >/dev/null || bad "random-model draft"
 
 # info
 expect_ok "info text" "architecture +mamba1" "$BIN" info "$G/mamba1-hf"
@@ -69,6 +70,25 @@ out=$("$BIN" bench "$TMP/m2" --threads 1,2 --prompt-tokens 16 --decode-tokens 8 
 expect_ok "tokenize known encoding" "^12092,1533$" "$BIN" tokenize "$ROOT/data/gpt-neox-20b-tokenizer.json" --text "Hello world"
 expect_ok "tokenize decode" "^Hello world$" "$BIN" tokenize "$ROOT/data/gpt-neox-20b-tokenizer.json" --decode 12092,1533
 expect_ok "tokenize json" '"ids"' "$BIN" tokenize "$TMP/m1" --text "abc" --json
+
+# speculative decoding: lossless against target-only greedy, acceptance figures, bench-spec
+base=$("$BIN" generate "$TMP/m2" --prompt-ids 5,6,7 -n 24 --json | json_get 'd["ids"]')
+for tree in 1,1,1 2,2,1; do
+  for verify in fifo dfs paths; do
+    out=$("$BIN" generate "$TMP/m2" --draft "$TMP/m2b" --prompt-ids 5,6,7 -n 24 --tree $tree --verify $verify --tile 1 --backtrack hybrid --budget 4096 --json)
+    [[ $(json_get 'd["ids"]' <<<"$out") == "$base" ]] && ok || bad "spec generate $tree $verify differs from target-only"
+  done
+done
+for key in mean_accepted tokens_per_pass peak_live_states state_bytes_read redundant_nodes backtrack_bytes_kept replayed_tokens; do
+  [[ $(json_get "'$key' in d" <<<"$out") == True ]] && ok || bad "spec generate --json has $key"
+done
+"$BIN" generate "$TMP/m2" --draft "$TMP/m2b" --prompt-ids 5,6,7 -n 16 --tree 2,1 --trace "$TMP/trace.json" >/dev/null 2>&1
+json_get '"traceEvents" in d' <"$TMP/trace.json" | grep -q True && ok || bad "--trace writes Chrome trace JSON"
+out=$("$BIN" bench-spec "$TMP/m2" --draft "$TMP/m2b" -n 16 --trees "1,1;2,1" --backtrack replay --repeats 1 --json)
+[[ $(json_get 'len(d["rows"]) >= 3' <<<"$out") == True ]] && ok || bad "bench-spec --json rows: $(head -c 300 <<<"$out")"
+expect_err "zero tree width" "width" "$BIN" generate "$TMP/m2" --draft "$TMP/m2b" --prompt a --tree 2,0,1
+expect_err "unknown verify order" "verify" "$BIN" generate "$TMP/m2" --draft "$TMP/m2b" --prompt a --verify sideways
+expect_err "mismatched vocabularies" "vocabularies differ" "$BIN" generate "$G/mamba1-hf" --draft "$TMP/m2" --prompt-ids 1,2 -n 4
 
 # bad input
 expect_err "missing model dir" "/nonexistent/model" "$BIN" info /nonexistent/model
