@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // specmamba-studio [MODEL] [--prompt TEXT] [--max-tokens N] [--temperature T]
 //                  [--top-k K] [--top-p P] [--seed S] [--threads N] [--run]
-//                  [--screenshot PATH]
+//                  [--draft DIR] [--tree SHAPE] [--screenshot PATH]
 // Opens the main window on MODEL (default: the shipped target model). With
+// --draft (or --tree, which then uses the shipped draft) runs use tree
+// speculative decoding with that draft model and tree shape. With
 // --run or --prompt it generates as soon as the model is loaded; with
 // --screenshot it then saves the window to PATH and exits (0 = the run
 // succeeded), which is how the GUI is looked at on a headless machine.
@@ -23,6 +25,7 @@
 #include "ui/model_bar.h"
 #include "ui/generation_panel.h"
 #include "ui/sampling_controls.h"
+#include "ui/spec_controls.h"
 
 namespace {
 
@@ -88,6 +91,15 @@ int main(int argc, char** argv) {
   const QCommandLineOption threads_opt(QStringLiteral("threads"),
                                        QStringLiteral("CPU threads for the model"),
                                        QStringLiteral("N"));
+  const QCommandLineOption draft_opt(
+      QStringLiteral("draft"),
+      QStringLiteral("draft model directory: generate with tree speculative decoding"),
+      QStringLiteral("DIR"));
+  const QCommandLineOption tree_opt(
+      QStringLiteral("tree"),
+      QStringLiteral("speculative tree shape, e.g. 1,1,1,1 or 4,2,2,1 (implies speculative "
+                     "decoding; the draft defaults to the shipped one)"),
+      QStringLiteral("SHAPE"));
   const QCommandLineOption shot_opt(
       QStringLiteral("screenshot"),
       QStringLiteral("after the run (or the load, without --run) save the window to PATH and exit"),
@@ -95,7 +107,7 @@ int main(int argc, char** argv) {
   const QCommandLineOption run_opt(QStringLiteral("run"),
                                    QStringLiteral("generate as soon as the model is loaded"));
   parser.addOptions({prompt_opt, max_tokens_opt, temperature_opt, top_k_opt, top_p_opt, seed_opt,
-                     threads_opt, shot_opt, run_opt});
+                     threads_opt, draft_opt, tree_opt, shot_opt, run_opt});
   parser.process(*app);  // handles --help / --version and exits
 
   const QStringList args = parser.positionalArguments();
@@ -132,6 +144,13 @@ int main(int argc, char** argv) {
   window.generationPanel()->sampling()->setMaxTokens(max_tokens);
   window.generationPanel()->sampling()->setParams(sampling);
   if (parser.isSet(prompt_opt)) window.generationPanel()->setPrompt(parser.value(prompt_opt));
+  sm::ui::SpecControls* spec = window.generationPanel()->spec();
+  if (parser.isSet(draft_opt)) {
+    if (parser.value(draft_opt).trimmed().isEmpty()) usage_error(QStringLiteral("--draft: empty path"));
+    spec->setDraftPath(parser.value(draft_opt));
+  }
+  if (parser.isSet(tree_opt)) spec->setTree(parser.value(tree_opt));  // checked when the run starts
+  spec->setSpeculative(parser.isSet(draft_opt) || parser.isSet(tree_opt));
   window.show();
 
   // Saves the window once pending replots and layouts have run, then exits.

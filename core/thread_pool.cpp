@@ -51,7 +51,7 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
   align = std::max<int64_t>(1, align);
   const int64_t units = (n + align - 1) / align;
   // Two chunks per thread: a late worker leaves less for the caller to finish.
-  const int chunks = static_cast<int>(std::min<int64_t>(2 * n_threads_, units));
+  const int chunks = static_cast<int>(std::min<int64_t>(max_chunks(), units));
   if (n_threads_ == 1 || chunks <= 1) {
     fn(0, n);
     return;

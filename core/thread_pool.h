@@ -23,6 +23,8 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return n_threads_; }
+  // parallel_for calls fn at most this many times per region.
+  int max_chunks() const { return 2 * n_threads_; }
 
   // Calls fn(begin, end) on contiguous chunks covering [0, n); chunk sizes are
   // multiples of `align` (except the last). Blocks until all chunks are done.

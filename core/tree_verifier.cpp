@@ -166,7 +166,8 @@ void TreeVerifier::plan_execution(int threads) {
     for (int64_t p = 0; p < parts; ++p)
       exec_tiles_.emplace_back(u0 + (u1 - u0) * p / parts, u0 + (u1 - u0) * (p + 1) / parts);
   }
-  arenas_.resize(std::max(1, threads));
+  // One arena per chunk the pool may hand out (ThreadPool::max_chunks()).
+  arenas_.resize(std::max(1, fwd_.model().pool().max_chunks()));
   for (auto& a : arenas_) a.assign(size_t(sched_.slots) * tile_units_ * fwd_.unit_floats(), 0.0f);
 }
 
@@ -225,7 +226,7 @@ VerifyStats TreeVerifier::verify(const TokenTree& tree, const ModelState& commit
     if (exec_tiles_.size() > 1 && pool.size() > 1) {
       std::atomic<int> next_arena{0};
       pool.parallel_for(int64_t(exec_tiles_.size()), [&](int64_t t0, int64_t t1) {
-        float* arena = arenas_[next_arena.fetch_add(1)].data();  // one chunk per thread
+        float* arena = arenas_[next_arena.fetch_add(1)].data();  // one arena per chunk
         for (int64_t t = t0; t < t1; ++t)
           walk(l, int(t), exec_tiles_[t].first, exec_tiles_[t].second, arena, S0, store, nullptr);
       });

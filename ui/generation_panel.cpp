@@ -11,6 +11,7 @@
 #include <QVBoxLayout>
 
 #include "ui/sampling_controls.h"
+#include "ui/spec_controls.h"
 #include "ui/token_stream_view.h"
 
 namespace sm::ui {
@@ -23,6 +24,7 @@ GenerationPanel::GenerationPanel(QWidget* parent) : QWidget(parent) {
   prompt_->installEventFilter(this);
 
   sampling_ = new SamplingControls(this);
+  spec_ = new SpecControls(this);
 
   generate_ = new QPushButton(style()->standardIcon(QStyle::SP_MediaPlay), tr("&Generate"), this);
   generate_->setObjectName(QStringLiteral("generateButton"));
@@ -47,11 +49,23 @@ GenerationPanel::GenerationPanel(QWidget* parent) : QWidget(parent) {
   controls->addWidget(generate_);
   controls->addWidget(stop_);
   top_layout->addLayout(controls);
+  top_layout->addWidget(spec_);
 
   auto* bottom = new QWidget(this);
   auto* bottom_layout = new QVBoxLayout(bottom);
   bottom_layout->setContentsMargins(0, 0, 0, 0);
-  auto* out_label = new QLabel(tr("Output (prompt, then generated text highlighted)"), bottom);
+  // Legend in the output pane's own colours.
+  auto swatch = [](const QTextCharFormat& f, const QString& text) {
+    return QStringLiteral("<span style=\"color:%1; background-color:%2;\">&nbsp;%3&nbsp;</span>")
+        .arg(f.foreground().color().name(), f.background().color().name(), text.toHtmlEscaped());
+  };
+  auto* out_label = new QLabel(
+      tr("Output: prompt, then generated text — %1 %2")
+          .arg(swatch(output_->targetFormat(), tr("target token")),
+               swatch(output_->draftFormat(), tr("accepted draft token"))),
+      bottom);
+  out_label->setObjectName(QStringLiteral("outputLegend"));
+  out_label->setTextFormat(Qt::RichText);
   bottom_layout->addWidget(out_label);
   bottom_layout->addWidget(output_, 1);
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// The generation view: prompt, sampling controls, Generate / Stop and the
-// streaming output pane. It only edits and shows; MainWindow drives the worker.
+// The generation view: prompt, sampling controls, speculative decoding
+// settings, Generate / Stop and the streaming output pane (with a colour
+// legend). It only edits and shows; MainWindow drives the worker.
 #include <QWidget>
 
 class QPlainTextEdit;
@@ -10,6 +11,7 @@ class QPushButton;
 namespace sm::ui {
 
 class SamplingControls;
+class SpecControls;
 class TokenStreamView;
 
 class GenerationPanel : public QWidget {
@@ -21,6 +23,7 @@ class GenerationPanel : public QWidget {
   QString prompt() const;
   void setPrompt(const QString& text);
   SamplingControls* sampling() const { return sampling_; }
+  SpecControls* spec() const { return spec_; }
   TokenStreamView* output() const { return output_; }
   QPushButton* generateButton() const { return generate_; }
   QPushButton* stopButton() const { return stop_; }
@@ -38,6 +41,7 @@ class GenerationPanel : public QWidget {
  private:
   QPlainTextEdit* prompt_ = nullptr;
   SamplingControls* sampling_ = nullptr;
+  SpecControls* spec_ = nullptr;
   QPushButton* generate_ = nullptr;
   QPushButton* stop_ = nullptr;
   TokenStreamView* output_ = nullptr;

@@ -32,11 +32,25 @@ struct ModelInfo {
   QString summary() const;
 };
 
+// Speculative decoding settings, as typed in the GUI; the worker parses them
+// with core's parsers (TreeShape::parse, parse_verify_order, ...), so a bad
+// value comes back as sm::Error's message.
+struct SpecRequest {
+  bool enabled = false;     // false: plain target-only decoding
+  QString draft_path;       // draft model directory
+  QString tree = QStringLiteral("1,1,1,1");
+  QString verify = QStringLiteral("fifo");        // fifo / dfs / paths
+  QString backtrack = QStringLiteral("snapshot"); // snapshot / replay / hybrid
+  qint64 budget = 0;        // hybrid: bytes of stored node states per model and step
+  int tile = 0;             // 0 = whole state
+};
+
 struct GenerationRequest {
   QString prompt;  // text; the worker tokenizes it with the model's tokenizer
   int max_tokens = 64;
   SamplingParams sampling;
   bool stop_at_eos = true;
+  SpecRequest spec;
 };
 
 // One generated token as it streams in.
@@ -46,6 +60,14 @@ struct TokenEvent {
   int index = 0;            // 0-based position among the generated tokens
   double latency_ms = 0.0;  // since the previous token (the first: prefill + sample)
   double elapsed_s = 0.0;   // since the run started
+  // Speculative runs only (step stays 0 in plain runs and for the first token,
+  // which comes from the prefill): the step that emitted the token, whether it
+  // is an accepted draft token (else the target's bonus token), how many
+  // tokens the step emitted and its wall time.
+  int step = 0;
+  bool draft = false;
+  int step_tokens = 0;
+  double step_ms = 0.0;
 };
 using TokenBatch = QVector<TokenEvent>;
 
@@ -61,6 +83,14 @@ struct GenerationSummary {
   double total_tokens_per_second = 0.0;
   bool cancelled = false;
   QString stop_reason;  // "max_tokens", "eos" or "cancelled"
+  // Speculative runs only.
+  bool speculative = false;
+  QString tree;            // shape description, e.g. "1,1,1,1 (5 nodes, depth 4)"
+  int64_t steps = 0;       // target passes
+  int64_t accepted = 0;    // draft tokens accepted
+  int64_t drafted = 0;     // draft tokens proposed
+  double mean_accepted = 0.0;    // accepted per pass
+  double tokens_per_pass = 0.0;  // accepted + bonus per pass
 };
 
 // "12.3 kB", "4.56 MB", ...

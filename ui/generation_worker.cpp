@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
+// core/spec_decoder.h (via spec_emitter.h / tree_verifier.h) uses the names
+// `emit` and `slots`, which Qt defines as macros: include it before any Qt header.
+#include "core/spec_decoder.h"
+
 #include "ui/generation_worker.h"
 
 #include <QFile>
 
+#include <algorithm>
 #include <exception>
 #include <string>
 #include <utility>
@@ -128,7 +133,13 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
     return false;
   }
   const uint64_t id = ++job_id_;
-  start(Job::Generate, [this, id, model = model_, tok = tokenizer_, request] {
+  const bool spec = request.spec.enabled;
+  // The draft is reused while its path (and the thread count) stays the same.
+  std::shared_ptr<MambaModel> draft;
+  if (spec && draft_ && draft_path_ == request.spec.draft_path &&
+      draft_->threads() == model_->threads())
+    draft = draft_;
+  start(Job::Generate, [this, id, spec, draft, model = model_, tok = tokenizer_, request]() mutable {
     GenerationSummary s;
     QString error;
     try {
@@ -153,17 +164,89 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
         ev.latency_ms = (t - prev) * 1e3;
         ev.elapsed_s = t - t0;
         prev = t;
-        bool post = false;
-        {
-          std::lock_guard lock(pending_mu_);
-          pending_.push_back(std::move(ev));
-          post = !std::exchange(flush_posted_, true);
-        }
-        if (post)
-          QMetaObject::invokeMethod(
-              this, [this, id] { onTokensPending(id); }, Qt::QueuedConnection);
+        pushToken(id, std::move(ev));
       };
-      GenerateResult r = sm::generate(*model, *tok, prompt, opt, on_token, &cancel_);
+      GenerateResult r;
+      if (!spec) {
+        r = sm::generate(*model, *tok, prompt, opt, on_token, &cancel_);
+      } else {
+        // Configuration first: a bad shape fails before any draft is loaded.
+        SpecConfig cfg;
+        cfg.tree = TreeShape::parse(request.spec.tree.trimmed().toStdString());
+        cfg.verify = parse_verify_order(request.spec.verify.toStdString());
+        cfg.backtrack = parse_backtrack_policy(request.spec.backtrack.toStdString());
+        cfg.budget = request.spec.budget;
+        cfg.tile = request.spec.tile;
+        cfg.validate();
+        if (prompt.empty()) fail("", "the prompt is empty: give some text or token ids");
+        for (int32_t p : prompt) model->check_token(p);
+        if (!draft) {
+          if (request.spec.draft_path.trimmed().isEmpty())
+            fail("", "no draft model: choose a draft model directory or turn speculative decoding off");
+          draft = MambaModel::load(QFile::encodeName(request.spec.draft_path).toStdString());
+          draft->set_threads(model->threads());
+        }
+        SpecDecoder dec(*model, *draft, cfg, opt.sampling);
+        s.speculative = true;
+        s.tree = QString::fromStdString(cfg.tree.describe());
+        r.stats.prompt_tokens = static_cast<int64_t>(prompt.size());
+        r.stats.stop_reason = "max_tokens";
+
+        bool done = opt.max_tokens == 0;
+        // Emits one token: streamed with its step, source and step figures.
+        auto emit_token = [&](int32_t tid, int step, bool is_draft, int step_tokens, double step_ms) {
+          const std::string bytes = tok->token_bytes(tid);
+          r.ids.push_back(tid);
+          r.text += bytes;
+          ++r.stats.generated;
+          const double t = now_seconds();
+          TokenEvent ev;
+          ev.id = tid;
+          ev.bytes = QByteArray(bytes.data(), static_cast<qsizetype>(bytes.size()));
+          ev.index = index++;
+          ev.latency_ms = (t - prev) * 1e3;
+          ev.elapsed_s = t - t0;
+          ev.step = step;
+          ev.draft = is_draft;
+          ev.step_tokens = step_tokens;
+          ev.step_ms = step_ms;
+          prev = t;
+          pushToken(id, std::move(ev));
+          if (opt.stop_at_eos && tid == tok->eos_id()) {
+            r.stats.stop_reason = "eos";
+            done = true;
+          } else if (r.stats.generated >= opt.max_tokens) {
+            done = true;
+          }
+        };
+        double ts = now_seconds();
+        const int32_t first = dec.prefill(prompt);
+        r.stats.prefill_seconds = now_seconds() - ts;
+        if (!done) emit_token(first, 0, false, 1, r.stats.prefill_seconds * 1e3);
+        int step = 0;
+        while (!done) {
+          if (cancel_.load()) {  // between steps
+            r.stats.cancelled = true;
+            r.stats.stop_reason = "cancelled";
+            break;
+          }
+          ts = now_seconds();
+          const std::vector<int32_t>& toks = dec.step();
+          const double dt = now_seconds() - ts;
+          r.stats.decode_seconds += dt;
+          ++step;
+          const int n = static_cast<int>(toks.size());
+          for (int i = 0; i < n && !done; ++i)
+            emit_token(toks[i], step, i + 1 < n, n, dt * 1e3);  // the last one is the bonus
+        }
+        r.stats.decode_steps = std::max<int64_t>(0, r.stats.generated - 1);
+        const SpecStats& st = dec.stats();
+        s.steps = st.steps;
+        s.accepted = st.accepted;
+        s.drafted = st.drafted;
+        s.mean_accepted = st.mean_accepted();
+        s.tokens_per_pass = st.tokens_per_pass();
+      }
       s.ids = QVector<int32_t>(r.ids.begin(), r.ids.end());
       s.text = QByteArray(r.text.data(), static_cast<qsizetype>(r.text.size()));
       s.prompt_tokens = r.stats.prompt_tokens;
@@ -179,9 +262,13 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
     }
     QMetaObject::invokeMethod(
         this,
-        [this, id, s, error] {
+        [this, id, s, error, spec, draft, draft_path = request.spec.draft_path] {
           if (id != job_id_) return;
           finishJob(id);
+          if (spec && draft) {  // keep the loaded draft for the next run
+            draft_ = draft;
+            draft_path_ = draft_path;
+          }
           if (!error.isEmpty())
             emit errorOccurred(error);
           else
@@ -191,6 +278,18 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
   });
   emit generationStarted();
   return true;
+}
+
+void GenerationWorker::pushToken(uint64_t id, TokenEvent ev) {
+  bool post = false;
+  {
+    std::lock_guard lock(pending_mu_);
+    pending_.push_back(std::move(ev));
+    post = !std::exchange(flush_posted_, true);
+  }
+  if (post)
+    QMetaObject::invokeMethod(
+        this, [this, id] { onTokensPending(id); }, Qt::QueuedConnection);
 }
 
 void GenerationWorker::finishJob(uint64_t) {

@@ -40,9 +40,16 @@ class GenerationWorker : public QObject {
   Job currentJob() const { return job_; }
   bool hasModel() const { return model_ != nullptr; }
   const ModelInfo& modelInfo() const { return info_; }
+  // The draft model of the last speculative run (loaded on demand by
+  // generate() in the job thread and kept while its path stays the same).
+  bool hasDraft() const { return draft_ != nullptr; }
+  const QString& draftPath() const { return draft_path_; }
 
   // Start a job; false (and errorOccurred) if one is already running.
   bool loadModel(const QString& dir, int threads = 1);
+  // With request.spec.enabled: tree speculative decoding (sm::SpecDecoder)
+  // with the draft at request.spec.draft_path; tokens stream with their
+  // source (accepted draft token or the target's bonus token).
   bool generate(const GenerationRequest& request);
 
   // Asks the running generation to stop after the current token.
@@ -70,6 +77,7 @@ class GenerationWorker : public QObject {
   void onTokensPending(uint64_t id);
   void drainTokens();
   void joinThread();
+  void pushToken(uint64_t id, TokenEvent ev);  // worker thread
 
   Job job_ = Job::None;
   uint64_t job_id_ = 0;
@@ -79,6 +87,8 @@ class GenerationWorker : public QObject {
   std::shared_ptr<MambaModel> model_;
   std::shared_ptr<const Tokenizer> tokenizer_;
   ModelInfo info_;
+  std::shared_ptr<MambaModel> draft_;
+  QString draft_path_;
 
   // Token hand-off from the worker thread.
   std::mutex pending_mu_;

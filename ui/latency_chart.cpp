@@ -23,7 +23,7 @@ LatencyChart::LatencyChart(QWidget* parent) : QWidget(parent) {
   layout->addWidget(plot_);
 
   plot_->plotLayout()->insertRow(0);
-  title_ = new QCPTextElement(plot_, tr("Decode latency per token"),
+  title_ = new QCPTextElement(plot_, emptyTitle(),
                               QFont(font().family(), font().pointSize(), QFont::Bold));
   plot_->plotLayout()->addElement(0, 0, title_);
 
@@ -59,11 +59,33 @@ void LatencyChart::clear() {
   window_.clear();
   window_sum_ = 0.0;
   total_ms_ = 0.0;
-  title_->setText(tr("Decode latency per token"));
+  title_->setText(emptyTitle());
   plot_->xAxis->setRange(0, 64);
   plot_->yAxis->setRange(0, 1);
   replot_timer_.stop();
   plot_->replot();
+}
+
+QString LatencyChart::emptyTitle() const {
+  return mode_ == Mode::StepTokens ? tr("Tokens per speculative step") : tr("Decode latency per token");
+}
+
+QString LatencyChart::titleText() const { return title_->text(); }
+
+void LatencyChart::setMode(Mode mode) {
+  mode_ = mode;
+  if (mode == Mode::StepTokens) {
+    raw_->setName(tr("tokens (accepted + bonus)"));
+    raw_->setLineStyle(QCPGraph::lsStepCenter);
+    plot_->xAxis->setLabel(tr("speculative step"));
+    plot_->yAxis->setLabel(tr("tokens per step"));
+  } else {
+    raw_->setName(tr("latency"));
+    raw_->setLineStyle(QCPGraph::lsLine);
+    plot_->xAxis->setLabel(tr("generated token"));
+    plot_->yAxis->setLabel(tr("latency (ms)"));
+  }
+  clear();
 }
 
 void LatencyChart::addSample(int token_index, double latency_ms) {
@@ -90,11 +112,19 @@ void LatencyChart::updateRanges() {
   // not flatten the rest of the curve (drag/zoom shows the spikes).
   const qsizetype k = std::min<qsizetype>(v.size() - 1, (v.size() * 98) / 100);
   std::nth_element(v.begin() + mid, v.begin() + k, v.end());
-  const double hi = std::max(v[k] * 1.3, 1e-3);
+  const double hi = mode_ == Mode::StepTokens ? *std::max_element(values_.begin(), values_.end()) + 1.0
+                                             : std::max(v[k] * 1.3, 1e-3);
   const double last = raw_->data()->isEmpty() ? 0 : (raw_->data()->constEnd() - 1)->key;
   plot_->xAxis->setRange(0, std::max(64.0, last * 1.05));
   plot_->yAxis->setRange(0, hi);
   const double mean = total_ms_ / values_.size();
+  if (mode_ == Mode::StepTokens) {
+    title_->setText(tr("Tokens per speculative step: mean %1 (%2 accepted + 1 bonus), %3 steps")
+                        .arg(mean, 0, 'f', 2)
+                        .arg(mean - 1.0, 0, 'f', 2)
+                        .arg(values_.size()));
+    return;
+  }
   auto ms = [](double x) { return QString::number(x, 'f', x < 0.1 ? 3 : x < 10 ? 2 : 1); };
   title_->setText(tr("Decode latency per token: median %1 ms, mean %2 ms (%3 tok/s), %4 tokens")
                       .arg(ms(median), ms(mean))

@@ -17,10 +17,21 @@ class LatencyChart : public QWidget {
   Q_OBJECT
 
  public:
+  // TokenLatency: one sample per decoded token, its latency in ms (plain
+  // decoding). StepTokens: one sample per speculative step, the tokens it
+  // emitted (accepted draft tokens + the bonus token) — the figure that shows
+  // how well the draft guesses, and so the speed-up.
+  enum class Mode { TokenLatency, StepTokens };
+
   explicit LatencyChart(QWidget* parent = nullptr);
 
+  Mode mode() const { return mode_; }
+  // Also clears the chart.
+  void setMode(Mode mode);
+  QString titleText() const;
+
   void clear();
-  // One sample per decoded token: its index and latency in milliseconds.
+  // One sample: x = token index (or step), y = latency in ms (or tokens).
   void addSample(int token_index, double latency_ms);
   int sampleCount() const { return static_cast<int>(values_.size()); }
   // Redraws now (tests, screenshots); normally replots are throttled.
@@ -30,6 +41,9 @@ class LatencyChart : public QWidget {
 
  private:
   void updateRanges();
+  QString emptyTitle() const;
+
+  Mode mode_ = Mode::TokenLatency;
 
   QCustomPlot* plot_ = nullptr;
   QCPGraph* raw_ = nullptr;

@@ -15,13 +15,17 @@
 #include <QStatusBar>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
 #include "ui/generation_panel.h"
 #include "ui/generation_types.h"
 #include "ui/generation_worker.h"
 #include "ui/latency_chart.h"
 #include "ui/message_banner.h"
 #include "ui/model_bar.h"
+#include "core/default_paths.h"
 #include "ui/sampling_controls.h"
+#include "ui/spec_controls.h"
 #include "ui/token_stream_view.h"
 
 namespace sm::ui {
@@ -65,6 +69,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   setupMenus();
   QDockWidget* latency_dock =
       addView(QStringLiteral("latencyDock"), tr("Decode latency"), chart_, Qt::BottomDockWidgetArea);
+  latency_dock_ = latency_dock;
+  panel_->spec()->setDraftPath(QString::fromStdString(sm::default_draft_model()));
   setupStatusBar();
 
   connect(model_bar_, &ModelBar::loadRequested, this,
@@ -125,6 +131,13 @@ void MainWindow::setupStatusBar() {
   count_label_->setObjectName(QStringLiteral("tokenCountLabel"));
   rate_label_ = new QLabel(this);
   rate_label_->setObjectName(QStringLiteral("tokensPerSecondLabel"));
+  spec_label_ = new QLabel(this);
+  spec_label_->setObjectName(QStringLiteral("specStatsLabel"));
+  spec_label_->setToolTip(tr("Speculative decoding: draft tokens accepted per target pass, tokens "
+                             "emitted per pass (accepted + bonus) and target passes (steps)"));
+  spec_label_->setAlignment(Qt::AlignCenter);
+  spec_label_->setVisible(false);
+  statusBar()->addPermanentWidget(spec_label_);
   for (QLabel* l : {count_label_, rate_label_, state_label_}) {
     l->setMinimumWidth(l->fontMetrics().horizontalAdvance(QStringLiteral("0000000 tokens")) + 8);
     l->setAlignment(Qt::AlignCenter);
@@ -135,6 +148,14 @@ void MainWindow::setupStatusBar() {
 }
 
 QString MainWindow::statusTokensPerSecondText() const { return rate_label_->text(); }
+QString MainWindow::statusSpecText() const { return spec_label_->text(); }
+
+void MainWindow::updateSpecLabel(double mean_accepted, double tokens_per_pass, int64_t steps) {
+  spec_label_->setText(tr("mean accepted %1/pass · %2 tok/pass · %3 steps")
+                           .arg(mean_accepted, 0, 'f', 2)
+                           .arg(tokens_per_pass, 0, 'f', 2)
+                           .arg(steps));
+}
 
 void MainWindow::setState(State s) {
   state_ = s;
@@ -157,6 +178,7 @@ void MainWindow::updateEnabled() {
   generate_action_->setEnabled(!busy && worker_->hasModel());
   stop_action_->setEnabled(generating);
   model_bar_->setLoadEnabled(!busy);
+  panel_->spec()->setEnabled(!busy);
   open_action_->setEnabled(!busy);
 }
 
@@ -192,16 +214,23 @@ bool MainWindow::startGeneration() {
   req.prompt = panel_->prompt();
   req.max_tokens = panel_->sampling()->maxTokens();
   req.sampling = panel_->sampling()->params();
+  req.spec = panel_->spec()->request();
 
   banner_->hide();
   panel_->output()->startRun(req.prompt);
-  chart_->clear();
+  spec_run_ = req.spec.enabled;
+  spec_steps_ = spec_accepted_ = spec_step_tokens_ = 0;
+  chart_->setMode(spec_run_ ? LatencyChart::Mode::StepTokens : LatencyChart::Mode::TokenLatency);
+  latency_dock_->setWindowTitle(spec_run_ ? tr("Tokens per step") : tr("Decode latency"));
+  spec_label_->setVisible(spec_run_);
+  if (spec_run_) updateSpecLabel(0, 0, 0);
   tokens_ = 0;
   first_token_s_ = -1.0;
   last_token_s_ = 0.0;
   count_label_->setText(tr("0 tokens"));
   rate_label_->setText(tr("– tok/s"));
-  statusBar()->showMessage(tr("Generating…"));
+  statusBar()->showMessage(spec_run_ ? tr("Generating (speculative, tree %1)…").arg(req.spec.tree)
+                                     : tr("Generating…"));
   setState(State::Generating);
   return worker_->generate(req);  // failures arrive through onError
 }
@@ -214,16 +243,36 @@ void MainWindow::stopGeneration() {
 
 void MainWindow::onTokens(const QVector<TokenEvent>& tokens) {
   if (tokens.isEmpty()) return;
+  // Runs of tokens of the same source go to the pane together.
   QByteArray bytes;
+  bool run_draft = false;
+  int run_tokens = 0;
+  auto flush = [&] {
+    if (run_tokens) panel_->output()->appendGenerated(bytes, run_draft, run_tokens);
+    bytes.clear();
+    run_tokens = 0;
+  };
   for (const TokenEvent& t : tokens) {
+    if (run_tokens && t.draft != run_draft) flush();
+    run_draft = t.draft;
     bytes += t.bytes;
-    if (t.index == 0)
+    ++run_tokens;
+    if (t.index == 0) {
       first_token_s_ = t.elapsed_s;  // prefill is not a decode step: keep it off the chart
-    else
+    } else if (!spec_run_) {
       chart_->addSample(t.index, t.latency_ms);
+    } else if (t.step > 0) {
+      ++spec_step_tokens_;
+      if (t.draft) ++spec_accepted_;
+      spec_steps_ = std::max(spec_steps_, t.step);
+      if (!t.draft) chart_->addSample(t.step, t.step_tokens);  // the bonus ends its step
+    }
     last_token_s_ = t.elapsed_s;
   }
-  panel_->output()->appendGenerated(bytes);
+  flush();
+  if (spec_run_ && spec_steps_ > 0)
+    updateSpecLabel(double(spec_accepted_) / spec_steps_, double(spec_step_tokens_) / spec_steps_,
+                    spec_steps_);
   tokens_ += static_cast<int>(tokens.size());
   count_label_->setText(tokenCountText(tokens_));
   if (first_token_s_ >= 0 && tokens_ > 1 && last_token_s_ > first_token_s_)
@@ -240,6 +289,7 @@ void MainWindow::onFinished(const GenerationSummary& s) {
                               .arg(s.prompt_tokens)
                               .arg(s.prefill_seconds * 1e3, 0, 'f', 1)
                               .arg(s.total_tokens_per_second, 0, 'f', 1));
+  if (s.speculative) updateSpecLabel(s.mean_accepted, s.tokens_per_pass, s.steps);
   if (s.cancelled) panel_->output()->appendNote(tr("[stopped]"));
   statusBar()->showMessage(
       tr("%1 tokens (prompt %2, prefill %3 ms), decode %4 tok/s — %5")
@@ -248,6 +298,14 @@ void MainWindow::onFinished(const GenerationSummary& s) {
           .arg(s.prefill_seconds * 1e3, 0, 'f', 1)
           .arg(s.decode_tokens_per_second, 0, 'f', 1)
           .arg(s.stop_reason));
+  if (s.speculative)
+    spec_label_->setToolTip(tr("Speculative decoding, tree %1: %2 target passes, %3 of %4 draft "
+                               "tokens accepted (mean accepted per pass, tokens per pass incl. "
+                               "the bonus token, steps)")
+                                .arg(s.tree)
+                                .arg(s.steps)
+                                .arg(s.accepted)
+                                .arg(s.drafted));
   setState(s.cancelled ? State::Stopped : State::Idle);
   emit runFinished(true);
 }
@@ -262,6 +320,7 @@ void MainWindow::onError(const QString& message) {
     setState(State::Error);
     emit modelLoadFinished(false);
   } else if (was == State::Generating) {
+    if (spec_steps_ == 0) spec_label_->setVisible(false);  // no figures to show
     setState(State::Error);
     emit runFinished(false);
   }

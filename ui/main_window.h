@@ -49,6 +49,10 @@ class MainWindow : public QMainWindow {
                        Qt::DockWidgetArea area);
 
   QString statusTokensPerSecondText() const;
+  // Speculative runs: "mean accepted … per pass · … tokens per pass · … steps".
+  QString statusSpecText() const;
+  // Accepted draft tokens / target tokens streamed in the current run.
+  int acceptedDraftTokens() const { return spec_accepted_; }
 
  public slots:
   // Loads DIR with the thread count of the model bar.
@@ -89,11 +93,18 @@ class MainWindow : public QMainWindow {
   QLabel* state_label_ = nullptr;
   QLabel* count_label_ = nullptr;
   QLabel* rate_label_ = nullptr;
+  QLabel* spec_label_ = nullptr;
+  QDockWidget* latency_dock_ = nullptr;
 
   State state_ = State::Idle;
   int tokens_ = 0;
   double first_token_s_ = -1.0;  // elapsed time of the first token (end of prefill)
   double last_token_s_ = 0.0;
+  bool spec_run_ = false;
+  int spec_steps_ = 0;        // steps seen so far
+  int spec_accepted_ = 0;     // accepted draft tokens streamed
+  int spec_step_tokens_ = 0;  // tokens streamed from steps (all but the prefill's)
+  void updateSpecLabel(double mean_accepted, double tokens_per_pass, int64_t steps);
 };
 
 }  // namespace sm::ui

@@ -20,6 +20,8 @@ TokenStreamView::TokenStreamView(QWidget* parent) : QPlainTextEdit(parent) {
   prompt_fmt_.setForeground(palette().color(QPalette::Text));
   generated_fmt_.setForeground(QColor(0x0d, 0x47, 0xa1));   // deep blue
   generated_fmt_.setBackground(QColor(0xe3, 0xf2, 0xfd));   // pale blue
+  draft_fmt_.setForeground(QColor(0x1b, 0x5e, 0x20));       // deep green
+  draft_fmt_.setBackground(QColor(0xc8, 0xe6, 0xc9));       // pale green
   note_fmt_.setForeground(palette().color(QPalette::PlaceholderText));
   note_fmt_.setFontItalic(true);
 }
@@ -28,14 +30,17 @@ void TokenStreamView::startRun(const QString& prompt) {
   clear();
   generated_.clear();
   decoder_.resetState();
+  draft_tokens_ = 0;
+  target_tokens_ = 0;
   appendWithFormat(prompt, prompt_fmt_);
 }
 
-void TokenStreamView::appendGenerated(const QByteArray& bytes) {
+void TokenStreamView::appendGenerated(const QByteArray& bytes, bool accepted_draft, int tokens) {
+  (accepted_draft ? draft_tokens_ : target_tokens_) += tokens;
   const QString text = decoder_(bytes);
   if (text.isEmpty()) return;
   generated_ += text;
-  appendWithFormat(text, generated_fmt_);
+  appendWithFormat(text, accepted_draft ? draft_fmt_ : generated_fmt_);
 }
 
 void TokenStreamView::appendNote(const QString& note) {
