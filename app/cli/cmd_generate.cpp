@@ -63,10 +63,10 @@ Runner add_generate(CLI::App& app, Common& c) {
   cmd->add_option("--threads", c.threads, "worker threads");
   cmd->add_flag("--json", c.json, "print one JSON object instead of streaming");
   auto* d = cmd->add_option("--draft", a->draft, "draft model directory: enables speculative decoding");
-  cmd->add_option("--tree", a->tree,
+  auto* tree = cmd->add_option("--tree", a->tree,
                   "token tree: widths per depth (\"4,2,2,1\"; a chain of k is \"1,...,1\"), a JSON "
-                  "list of child-rank paths, or a .json file with one")
-      ->needs(d);
+                  "list of child-rank paths, or a .json file with one; without --draft the shipped "
+                  "draft is used");
   cmd->add_option("--verify", a->verify, "tree verification order: fifo, dfs or paths")->needs(d);
   cmd->add_option("--tile", a->tile,
                   "state tile for verification: channels (Mamba-1) / heads (Mamba-2); 0 = whole")
@@ -80,7 +80,9 @@ Runner add_generate(CLI::App& app, Common& c) {
       ->needs(d);
   cmd->add_flag("--no-fifo-events", a->no_fifo_events, "leave the per-tile FIFO events out of the trace")
       ->needs(d);
-  return [a, &c] {
+  return [a, tree, &c] {
+    // --tree alone means speculative decoding with the shipped draft.
+    if (a->draft.empty() && tree->count() > 0) a->draft = default_draft_model();
     auto m = open_model(a->model, c.threads);
     auto tok = load_tokenizer_for_model(a->model);
     std::vector<int32_t> prompt =

@@ -84,6 +84,8 @@ for key in mean_accepted tokens_per_pass peak_live_states state_bytes_read redun
 done
 "$BIN" generate "$TMP/m2" --draft "$TMP/m2b" --prompt-ids 5,6,7 -n 16 --tree 2,1 --trace "$TMP/trace.json" >/dev/null 2>&1
 json_get '"traceEvents" in d' <"$TMP/trace.json" | grep -q True && ok || bad "--trace writes Chrome trace JSON"
+out=$("$BIN" generate --tree 1,1,1 --prompt "And God said" -n 12 --json)
+[[ $(json_get 'd["draft"].endswith("mamba2-draft") and d["mean_accepted"] >= 0' <<<"$out") == True ]] && ok || bad "--tree alone uses the shipped pair"
 out=$("$BIN" bench-spec "$TMP/m2" --draft "$TMP/m2b" -n 16 --trees "1,1;2,1" --backtrack replay --repeats 1 --json)
 [[ $(json_get 'len(d["rows"]) >= 3' <<<"$out") == True ]] && ok || bad "bench-spec --json rows: $(head -c 300 <<<"$out")"
 expect_err "zero tree width" "width" "$BIN" generate "$TMP/m2" --draft "$TMP/m2b" --prompt a --tree 2,0,1
