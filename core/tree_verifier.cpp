@@ -72,17 +72,28 @@ VerifySchedule VerifySchedule::build(const TreeShape& t, VerifyOrder order) {
   const int32_t n = t.size();
   switch (order) {
     case VerifyOrder::Paths: {
+      // The naive baseline: the tree flattened into one sequence per
+      // root-to-leaf path, all advanced together as a batch, each with its own
+      // state from the committed one; shared prefixes are recomputed.
+      std::vector<std::vector<int32_t>> paths;
+      for (int32_t leaf = 0; leaf < n; ++leaf)
+        if (t.is_leaf(leaf)) paths.push_back(t.path_to(leaf));
+      std::vector<int16_t> slot(paths.size());
+      for (size_t p = 0; p < paths.size(); ++p) {
+        slot[p] = b.alloc();
+        b.op(ScanOp::Load, -1, slot[p]);
+      }
       std::vector<uint8_t> seen(n, 0);
-      for (int32_t leaf = 0; leaf < n; ++leaf) {
-        if (!t.is_leaf(leaf)) continue;
-        const int16_t s = b.alloc();
-        b.op(ScanOp::Load, -1, s);
-        for (int32_t v : t.path_to(leaf)) {
-          b.op(ScanOp::Step, v, s, 0, !seen[v]);
+      size_t longest = 0;
+      for (const auto& path : paths) longest = std::max(longest, path.size());
+      for (size_t d = 0; d < longest; ++d)
+        for (size_t p = 0; p < paths.size(); ++p) {
+          if (d >= paths[p].size()) continue;
+          const int32_t v = paths[p][d];
+          b.op(ScanOp::Step, v, slot[p], 0, !seen[v]);
           seen[v] = 1;
         }
-        b.release(s);
-      }
+      for (size_t p = 0; p < paths.size(); ++p) b.release(slot[p]);
       break;
     }
     case VerifyOrder::Dfs: {

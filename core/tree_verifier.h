@@ -7,7 +7,9 @@
 // independent units (channels for Mamba-1, heads for Mamba-2); the tile loop
 // is outermost, so only one tile of each live state is resident:
 //
-//   paths  every root-to-leaf path separately from the committed state
+//   paths  every root-to-leaf path as its own sequence from the committed
+//          state, all paths advanced together as a batch (the naive baseline:
+//          one live state per path, shared prefixes recomputed)
 //          (the naive baseline: shared prefixes are recomputed)
 //   dfs    depth-first with a stack of ancestor states
 //   fifo   breadth-first: pop a node's state, compute its children (the last

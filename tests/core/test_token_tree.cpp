@@ -125,7 +125,7 @@ TEST(VerifySchedule, PathsRecomputesSharedPrefixes) {
   const auto p = sm::VerifySchedule::build(t, sm::VerifyOrder::Paths);
   EXPECT_EQ(p.loads, 4);
   EXPECT_EQ(p.steps, 4 * 3);  // redundant = 12 - 7 = 5
-  EXPECT_EQ(p.slots, 1);
+  EXPECT_EQ(p.slots, 4);      // the naive batch: one full state per path
   const auto d = sm::VerifySchedule::build(t, sm::VerifyOrder::Dfs);
   EXPECT_EQ(d.loads, 1);
   EXPECT_EQ(d.steps, 7);
@@ -135,6 +135,10 @@ TEST(VerifySchedule, PathsRecomputesSharedPrefixes) {
   // dfs holds the root-to-node stack; fifo the frontier of parents.
   EXPECT_EQ(d.slots, 3);
   EXPECT_EQ(f.slots, 3);
+  EXPECT_LT(f.slots, p.slots);
+  const TreeShape t422 = TreeShape::parse("4,2,2");
+  EXPECT_EQ(sm::VerifySchedule::build(t422, sm::VerifyOrder::Paths).slots, 16);
+  EXPECT_EQ(sm::VerifySchedule::build(t422, sm::VerifyOrder::Fifo).slots, 9);
   const TreeShape wide = TreeShape::parse("4,2,2,1");
   // fifo: the 16 depth-3 states are live at once; dfs: one state per level.
   EXPECT_EQ(sm::VerifySchedule::build(wide, sm::VerifyOrder::Fifo).slots, 16);
