@@ -10,7 +10,6 @@
 //   paths  every root-to-leaf path as its own sequence from the committed
 //          state, all paths advanced together as a batch (the naive baseline:
 //          one live state per path, shared prefixes recomputed)
-//          (the naive baseline: shared prefixes are recomputed)
 //   dfs    depth-first with a stack of ancestor states
 //   fifo   breadth-first: pop a node's state, compute its children (the last
 //          child in place of the popped state), push the children that have
