@@ -21,6 +21,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "core/buffered_trace_sink.h"
 #include "core/error.h"
 #include "core/spec_events.h"
 
@@ -269,57 +270,26 @@ void write_trace(JsonWriter& w, const std::vector<Event>& events, const TraceMet
   w.raw("\n]}\n");
 }
 
-class ChromeTraceSink : public EventSink {
+class ChromeTraceSink : public BufferedTraceSink {
  public:
-  ChromeTraceSink(std::string path, TraceMetadata meta) : path_(std::move(path)), meta_(std::move(meta)) {}
-  ~ChromeTraceSink() override {
-    try {
-      std::lock_guard lk(mu_);
-      if (dirty_) write_locked();
-    } catch (const std::exception& ex) {
-      std::fprintf(stderr, "specmamba: trace not written: %s\n", ex.what());
-    }
-  }
-  void on_event(const Event& e) override {
-    std::lock_guard lk(mu_);
-    events_.push_back(e);
-    dirty_ = true;
-  }
-  void flush() override {
-    std::lock_guard lk(mu_);
-    write_locked();
-  }
+  using BufferedTraceSink::BufferedTraceSink;
+  ~ChromeTraceSink() override { finish(); }
 
  private:
-  void write_locked() {
-    const std::string tmp = path_ + ".tmp";
+  void write_file(const std::string& tmp, const std::vector<Event>& events,
+                  const TraceMetadata& meta) override {
     std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) fail(path_, std::string("cannot write trace: ") + std::strerror(errno));
+    if (!f) fail(path(), std::string("cannot write trace: ") + std::strerror(errno));
     int err = 0;
     {
       JsonWriter w(f);
-      write_trace(w, events_, meta_);
+      write_trace(w, events, meta);
       err = w.finish();
     }
     if (std::fflush(f) != 0 && err == 0) err = errno ? errno : EIO;
     if (std::fclose(f) != 0 && err == 0) err = errno ? errno : EIO;
-    if (err != 0) {
-      std::remove(tmp.c_str());
-      fail(path_, std::string("cannot write trace: ") + std::strerror(err));
-    }
-    if (std::rename(tmp.c_str(), path_.c_str()) != 0) {
-      const int e = errno;
-      std::remove(tmp.c_str());
-      fail(path_, std::string("cannot write trace: rename failed: ") + std::strerror(e));
-    }
-    dirty_ = false;
+    if (err != 0) fail(path(), std::string("cannot write trace: ") + std::strerror(err));
   }
-
-  std::string path_;
-  TraceMetadata meta_;
-  std::mutex mu_;
-  std::vector<Event> events_;
-  bool dirty_ = true;  // an unflushed sink writes its (possibly empty) trace on destruction
 };
 
 }  // namespace

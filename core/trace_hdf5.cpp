@@ -8,6 +8,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "core/buffered_trace_sink.h"
 #include "core/error.h"
 #include "core/spec_events.h"
 #include "core/trace_hdf5_format.h"
@@ -97,7 +98,7 @@ void write_dataset(hid_t group, const std::vector<Event>& events, const std::vec
   }
 }
 
-void write_file(const std::string& path, const std::string& tmp, const std::vector<Event>& events,
+void write_hdf5_file(const std::string& path, const std::string& tmp, const std::vector<Event>& events,
                 const TraceMetadata& meta) {
   QuietErrors quiet;
   std::array<std::vector<uint32_t>, std::variant_size_v<EventPayload>> by_type;
@@ -129,50 +130,17 @@ void write_file(const std::string& path, const std::string& tmp, const std::vect
   if (file.close() < 0) h5fail(path, "cannot write HDF5 trace");
 }
 
-class Hdf5TraceSink : public EventSink {
+class Hdf5TraceSink : public BufferedTraceSink {
  public:
-  Hdf5TraceSink(std::string path, TraceMetadata meta) : path_(std::move(path)), meta_(std::move(meta)) {}
-  ~Hdf5TraceSink() override {
-    try {
-      std::lock_guard lk(mu_);
-      if (dirty_) write_locked();
-    } catch (const std::exception& ex) {
-      std::fprintf(stderr, "specmamba: trace not written: %s\n", ex.what());
-    }
-  }
-  void on_event(const Event& e) override {
-    std::lock_guard lk(mu_);
-    events_.push_back(e);
-    dirty_ = true;
-  }
-  void flush() override {
-    std::lock_guard lk(mu_);
-    write_locked();
-  }
+  using BufferedTraceSink::BufferedTraceSink;
+  ~Hdf5TraceSink() override { finish(); }
 
  private:
-  void write_locked() {
-    if (events_.size() > UINT32_MAX) fail(path_, "too many events for one trace");
-    const std::string tmp = path_ + ".tmp";
-    try {
-      write_file(path_, tmp, events_, meta_);
-    } catch (...) {
-      std::remove(tmp.c_str());
-      throw;
-    }
-    if (std::rename(tmp.c_str(), path_.c_str()) != 0) {
-      const int e = errno;
-      std::remove(tmp.c_str());
-      fail(path_, std::string("cannot write trace: rename failed: ") + std::strerror(e));
-    }
-    dirty_ = false;
+  void write_file(const std::string& tmp, const std::vector<Event>& events,
+                  const TraceMetadata& meta) override {
+    if (events.size() > UINT32_MAX) fail(path(), "too many events for one trace");
+    write_hdf5_file(path(), tmp, events, meta);
   }
-
-  std::string path_;
-  TraceMetadata meta_;
-  std::mutex mu_;
-  std::vector<Event> events_;
-  bool dirty_ = true;
 };
 
 }  // namespace
