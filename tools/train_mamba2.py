@@ -52,6 +52,10 @@ def parse_args(argv=None):
                         "steps, restarting from an empty state at a random position with probability "
                         "1/--carry-mean each step; 0: independent random windows from an empty state")
     t.add_argument("--carry-mean", type=float, default=16.0)
+    t.add_argument("--teacher", default=None, metavar="DIR",
+                   help="exported model to distil from (e.g. the target, to raise a draft's agreement)")
+    t.add_argument("--kd-weight", type=float, default=0.7,
+                   help="with --teacher: loss = (1-w) * cross-entropy + w * KL(teacher || student)")
     t.add_argument("--time-budget", type=float, default=0,
                    help="seconds of training wall time (summed over resumes); if > 0 the cosine schedule "
                         "progress is max(step progress, time progress) and training ends when either is "
@@ -676,6 +680,18 @@ class Trainer:
             g["lr"] = self.lr = lr_at(self.step, a, self.train_time())
         logits, new_states = self.model(x, states)
         loss = F.cross_entropy(logits.reshape(-1, 256), y.reshape(-1))
+        if a.teacher:
+            # Distillation: the teacher runs the same streams with its own carried state.
+            if getattr(self, "teacher", None) is None:
+                self.teacher, self.t_states = load_exported(a.teacher).eval(), None
+            t_states = mask_states(self.t_states, reset) if (a.carry_state and self.t_states) else None
+            with torch.no_grad():
+                t_logits, t_new = self.teacher(x, t_states)
+            if a.carry_state:
+                self.t_states = [(cw.detach(), S.detach()) for cw, S in t_new]
+            kl = F.kl_div(F.log_softmax(logits.reshape(-1, 256), -1), F.log_softmax(t_logits.reshape(-1, 256), -1),
+                          log_target=True, reduction="batchmean")
+            loss = (1.0 - a.kd_weight) * loss + a.kd_weight * kl
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         gn = torch.nn.utils.clip_grad_norm_(self.model.parameters(), a.clip)
