@@ -12,6 +12,7 @@
 #include "core/mamba_model.h"
 #include "core/random_model.h"
 #include "core/tokenizer.h"
+#include "tests/ui/worker_test_support.h"
 #include "ui/generation_worker.h"
 
 using sm::ui::GenerationRequest;
@@ -49,29 +50,11 @@ void TestGenerationWorker::initTestCase() {
   sm::write_random_model(model_.toStdString(), sm::random_model_preset("tiny-mamba2"));
 }
 
-bool TestGenerationWorker::load(GenerationWorker& w) {
-  QSignalSpy loaded(&w, &GenerationWorker::modelLoaded);
-  QSignalSpy failed(&w, &GenerationWorker::errorOccurred);
-  if (!w.loadModel(model_, 1)) return false;
-  if (!loaded.wait(60000)) return false;
-  return failed.isEmpty() && w.hasModel() && !w.isBusy();
-}
+bool TestGenerationWorker::load(GenerationWorker& w) { return worker_test::load(w, model_); }
 
 GenerationSummary TestGenerationWorker::run(GenerationWorker& w, const GenerationRequest& req,
-                                            TokenBatch* streamed) {
-  QSignalSpy finished(&w, &GenerationWorker::generationFinished);
-  auto conn = connect(&w, &GenerationWorker::tokensArrived, this,
-                      [streamed](const TokenBatch& b) {
-                        if (streamed) *streamed += b;
-                      });
-  if (!w.generate(req)) {
-    disconnect(conn);
-    return {};
-  }
-  finished.wait(120000);
-  disconnect(conn);
-  if (finished.isEmpty()) return {};
-  return finished.first().first().value<GenerationSummary>();
+                                 TokenBatch* streamed) {
+  return worker_test::run(w, req, streamed);
 }
 
 void TestGenerationWorker::loadReportsModelInfo() {

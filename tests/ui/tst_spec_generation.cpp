@@ -12,6 +12,7 @@
 
 #include "core/random_model.h"
 #include "ui/generation_panel.h"
+#include "tests/ui/worker_test_support.h"
 #include "ui/generation_worker.h"
 #include "ui/latency_chart.h"
 #include "ui/main_window.h"
@@ -58,24 +59,11 @@ void TestSpecGeneration::initTestCase() {
   sm::write_random_model(draft_.toStdString(), spec);
 }
 
-bool TestSpecGeneration::load(GenerationWorker& w) {
-  QSignalSpy loaded(&w, &GenerationWorker::modelLoaded);
-  if (!w.loadModel(target_, 1)) return false;
-  return loaded.wait(60000) && w.hasModel() && !w.isBusy();
-}
+bool TestSpecGeneration::load(GenerationWorker& w) { return worker_test::load(w, target_); }
 
 GenerationSummary TestSpecGeneration::run(GenerationWorker& w, const GenerationRequest& req,
-                                          TokenBatch* streamed) {
-  QSignalSpy finished(&w, &GenerationWorker::generationFinished);
-  QSignalSpy error(&w, &GenerationWorker::errorOccurred);
-  auto conn = connect(&w, &GenerationWorker::tokensArrived, this, [streamed](const TokenBatch& b) {
-    if (streamed) *streamed += b;
-  });
-  if (w.generate(req)) finished.wait(120000);
-  disconnect(conn);
-  if (!error.isEmpty()) qWarning() << "error:" << error.first().first().toString();
-  if (finished.isEmpty()) return {};
-  return finished.first().first().value<GenerationSummary>();
+                                 TokenBatch* streamed) {
+  return worker_test::run(w, req, streamed);
 }
 
 void TestSpecGeneration::greedySpecEqualsTargetOnly_data() {
