@@ -18,8 +18,8 @@
 #include <memory>
 #include <string_view>
 
-#include "core/default_paths.h"
-#include "core/sampler.h"
+#include "core/io/default_paths.h"
+#include "core/model/sampler.h"
 #include "ui/latency_chart.h"
 #include "ui/main_window.h"
 #include "ui/model_bar.h"

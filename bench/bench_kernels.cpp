@@ -9,10 +9,10 @@
 #include <random>
 #include <vector>
 
-#include "core/mamba_model.h"
-#include "core/packed_matrix.h"
-#include "core/random_model.h"
-#include "core/ssm_kernels.h"
+#include "core/model/mamba_model.h"
+#include "core/kernels/packed_matrix.h"
+#include "core/model/random_model.h"
+#include "core/kernels/ssm_kernels.h"
 
 namespace {
 

@@ -5,7 +5,7 @@ tokenizer.json (GPT-2 / GPT-NeoX style), written only against the standard
 library so the golden vectors in tests/data/tokenizer_golden.json can be
 regenerated without the `tokenizers` package.
 
-It deliberately shares no code or design with core/bpe_tokenizer.cpp:
+It deliberately shares no code or design with core/tokenizer/bpe_tokenizer.cpp:
   * the pre-tokenizer is Python's `re` engine (backtracking, real lookahead)
     running the GPT-2 pattern, with \\p{L}, \\p{N} and \\s spelled out as
     explicit character classes built from `unicodedata`;

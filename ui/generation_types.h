@@ -10,7 +10,7 @@
 
 #include <cstdint>
 
-#include "core/sampler.h"
+#include "core/model/sampler.h"
 
 namespace sm::ui {
 

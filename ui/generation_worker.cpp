@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // core/spec_decoder.h (via spec_emitter.h / tree_verifier.h) uses the names
 // `emit` and `slots`, which Qt defines as macros: include it before any Qt header.
-#include "core/spec_decoder.h"
+#include "core/spec/spec_decoder.h"
 
 #include "ui/generation_worker.h"
 
@@ -13,11 +13,11 @@
 #include <utility>
 #include <vector>
 
-#include "core/error.h"
-#include "core/generator.h"
-#include "core/mamba_model.h"
-#include "core/model_config.h"
-#include "core/tokenizer.h"
+#include "core/io/error.h"
+#include "core/model/generator.h"
+#include "core/model/mamba_model.h"
+#include "core/io/model_config.h"
+#include "core/tokenizer/tokenizer.h"
 
 namespace sm::ui {
 

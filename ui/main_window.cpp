@@ -23,7 +23,7 @@
 #include "ui/latency_chart.h"
 #include "ui/message_banner.h"
 #include "ui/model_bar.h"
-#include "core/default_paths.h"
+#include "core/io/default_paths.h"
 #include "ui/sampling_controls.h"
 #include "ui/spec_controls.h"
 #include "ui/token_stream_view.h"

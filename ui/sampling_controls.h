@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "core/sampler.h"
+#include "core/model/sampler.h"
 
 class QDoubleSpinBox;
 class QLineEdit;

@@ -6,7 +6,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "core/error.h"
+#include "core/io/error.h"
 
 namespace sm::cli {
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "core/mamba_model.h"
-#include "core/tokenizer.h"
+#include "core/model/mamba_model.h"
+#include "core/tokenizer/tokenizer.h"
 
 namespace sm::cli {
 

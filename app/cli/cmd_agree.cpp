@@ -2,8 +2,8 @@
 #include <cstdio>
 
 #include "cli_common.h"
-#include "core/agreement.h"
-#include "core/default_paths.h"
+#include "core/spec/agreement.h"
+#include "core/io/default_paths.h"
 
 namespace sm::cli {
 

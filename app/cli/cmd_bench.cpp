@@ -4,9 +4,9 @@
 #include <random>
 
 #include "cli_common.h"
-#include "core/default_paths.h"
-#include "core/generator.h"
-#include "core/membw.h"
+#include "core/io/default_paths.h"
+#include "core/model/generator.h"
+#include "core/kernels/membw.h"
 
 namespace sm::cli {
 

@@ -6,10 +6,10 @@
 #include <sstream>
 
 #include "cli_common.h"
-#include "core/default_paths.h"
-#include "core/error.h"
-#include "core/generator.h"
-#include "core/spec_decoder.h"
+#include "core/io/default_paths.h"
+#include "core/io/error.h"
+#include "core/model/generator.h"
+#include "core/spec/spec_decoder.h"
 
 namespace sm::cli {
 

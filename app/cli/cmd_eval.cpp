@@ -3,8 +3,8 @@
 #include <iostream>
 
 #include "cli_common.h"
-#include "core/default_paths.h"
-#include "core/evaluator.h"
+#include "core/io/default_paths.h"
+#include "core/model/evaluator.h"
 
 namespace sm::cli {
 

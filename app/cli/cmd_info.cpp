@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "cli_common.h"
-#include "core/default_paths.h"
+#include "core/io/default_paths.h"
 
 namespace sm::cli {
 

@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "cli_common.h"
-#include "core/random_model.h"
+#include "core/model/random_model.h"
 
 namespace sm::cli {
 

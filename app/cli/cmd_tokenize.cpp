@@ -2,8 +2,8 @@
 #include <iostream>
 
 #include "cli_common.h"
-#include "core/default_paths.h"
-#include "core/error.h"
+#include "core/io/default_paths.h"
+#include "core/io/error.h"
 
 namespace sm::cli {
 

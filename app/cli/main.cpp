@@ -4,7 +4,7 @@
 #include <map>
 
 #include "cli_common.h"
-#include "core/error.h"
+#include "core/io/error.h"
 
 int main(int argc, char** argv) {
   using namespace sm::cli;

@@ -8,10 +8,10 @@
 
 #include <memory>
 
-#include "core/generator.h"
-#include "core/mamba_model.h"
-#include "core/random_model.h"
-#include "core/tokenizer.h"
+#include "core/model/generator.h"
+#include "core/model/mamba_model.h"
+#include "core/model/random_model.h"
+#include "core/tokenizer/tokenizer.h"
 #include "tests/ui/worker_test_support.h"
 #include "ui/generation_worker.h"
 

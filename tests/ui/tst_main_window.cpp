@@ -11,7 +11,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
-#include "core/random_model.h"
+#include "core/model/random_model.h"
 #include "ui/generation_panel.h"
 #include "ui/generation_worker.h"
 #include "ui/latency_chart.h"

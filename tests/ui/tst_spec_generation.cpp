@@ -10,7 +10,7 @@
 #include <QTextDocument>
 #include <QtTest>
 
-#include "core/random_model.h"
+#include "core/model/random_model.h"
 #include "ui/generation_panel.h"
 #include "tests/ui/worker_test_support.h"
 #include "ui/generation_worker.h"

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/model/mamba_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "core/io/error.h"
+#include "core/kernels/packed_matrix.h"
+#include "core/kernels/math_kernels.h"
+#include "core/kernels/ssm_kernels.h"
+
+namespace sm {
+
+namespace {
+// Workspace slots.
+enum Slot { kHidden, kNormed, kProj, kConv, kXdbl, kDtIn, kDt, kY, kOut, kYcat, kSlots };
+}  // namespace
+
+std::unique_ptr<MambaModel> MambaModel::load(const std::string& dir) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(dir)) fail(dir, "not a model directory (expected config.json and *.safetensors)");
+  ModelConfig cfg = parse_model_config((fs::path(dir) / "config.json").string());
+  return from_store(cfg, TensorStore::open_dir(dir), dir);
+}
+
+std::unique_ptr<MambaModel> MambaModel::from_store(ModelConfig cfg, TensorStore store,
+                                                   const std::string& where) {
+  std::unique_ptr<MambaModel> m(new MambaModel());
+  m->w_ = load_weights(cfg, std::move(store), where);
+  m->cfg_ = cfg;
+  m->where_ = where;
+  m->pool_ = std::make_unique<ThreadPool>(1);
+  m->ws_.resize(kSlots);
+  return m;
+}
+
+MambaModel::~MambaModel() = default;
+
+void MambaModel::set_threads(int n) {
+  if (n != pool_->size()) pool_ = std::make_unique<ThreadPool>(std::max(1, n));
+}
+
+ModelState MambaModel::new_state() const {
+  ModelState s;
+  s.layers.resize(cfg_.n_layer);
+  for (auto& l : s.layers) {
+    l.conv.assign(cfg_.conv_state_floats(), 0.0f);
+    l.ssm.assign(cfg_.ssm_state_floats(), 0.0f);
+  }
+  return s;
+}
+
+size_t MambaModel::state_bytes() const {
+  return static_cast<size_t>(cfg_.n_layer) *
+         (cfg_.conv_state_floats() + cfg_.ssm_state_floats()) * sizeof(float);
+}
+
+void MambaModel::check_token(int32_t id) const {
+  if (id < 0 || id >= cfg_.vocab_size)
+    fail("", "token id " + std::to_string(id) + " is outside the vocabulary of " + where_ +
+                 " (0.." + std::to_string(cfg_.vocab_size - 1) + ")");
+}
+
+void MambaModel::parallel(int64_t work, int64_t n, int64_t align,
+                          const std::function<void(int64_t, int64_t)>& fn) {
+  // Small loops stay on this thread: a hand-off costs microseconds.
+  if (work < (1 << 17) || pool_->size() == 1)
+    fn(0, n);
+  else
+    pool_->parallel_for(n, fn, align);
+}
+
+float* MambaModel::buf(int slot, size_t n) {
+  auto& v = ws_[slot];
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+void MambaModel::forward(std::span<const int32_t> tokens, ModelState& state, float* logits,
+                         Logits mode) {
+  std::lock_guard<std::mutex> lock(mu_);
+  flush_subnormals_on_this_thread();
+  if (state.layers.size() != static_cast<size_t>(cfg_.n_layer))
+    fail(where_, "state has " + std::to_string(state.layers.size()) + " layers, model has " +
+                     std::to_string(cfg_.n_layer));
+  for (int32_t id : tokens) check_token(id);
+  const int64_t T = static_cast<int64_t>(tokens.size());
+  for (int64_t t0 = 0; t0 < T; t0 += chunk_) {
+    const int64_t n = std::min(chunk_, T - t0);
+    const bool last = t0 + n == T;
+    Logits m = mode == Logits::All ? Logits::All : (last ? mode : Logits::None);
+    float* out = mode == Logits::All ? (logits ? logits + t0 * cfg_.vocab_size : nullptr) : logits;
+    forward_chunk(tokens.data() + t0, n, state, out, m);
+  }
+}
+
+void MambaModel::forward_chunk(const int32_t* tokens, int64_t T, ModelState& state,
+                               float* logits, Logits mode) {
+  const int64_t D = cfg_.d_model, V = cfg_.vocab_size;
+  float* h = buf(kHidden, T * D);
+  for (int64_t t = 0; t < T; ++t)
+    std::memcpy(h + t * D, w_->embedding + int64_t(tokens[t]) * D, D * sizeof(float));
+
+  for (int l = 0; l < cfg_.n_layer; ++l) {
+    const LayerWeights& lw = w_->layers[l];
+    float* u = buf(kNormed, T * D);
+    for (int64_t t = 0; t < T; ++t)
+      rms_norm(h + t * D, lw.norm, u + t * D, static_cast<int>(D), cfg_.norm_eps);
+    float* proj = buf(kProj, T * cfg_.in_proj_dim());
+    packed_linear(u, T, w_->packed[l].in_proj, lw.in_proj_b, proj, cfg_.in_proj_dim(), pool_.get());
+    if (cfg_.arch == Arch::Mamba1)
+      mixer_mamba1(l, T, state.layers[l]);
+    else
+      mixer_mamba2(l, T, state.layers[l]);
+    const float* out = ws_[kOut].data();
+    h = ws_[kHidden].data();  // buffers may have moved
+    for (int64_t i = 0; i < T * D; ++i) h[i] += out[i];
+  }
+  state.position += T;
+
+  if (mode == Logits::None || !logits) return;
+  const int64_t first = mode == Logits::All ? 0 : T - 1, rows = T - first;
+  float* u = buf(kNormed, rows * D);
+  h = ws_[kHidden].data();
+  for (int64_t r = 0; r < rows; ++r)
+    rms_norm(h + (first + r) * D, w_->norm_f, u + r * D, static_cast<int>(D), cfg_.norm_eps);
+  packed_linear(u, rows, w_->lm_head_packed, nullptr, logits, V, pool_.get());
+}
+
+void MambaModel::mixer_mamba1(int l, int64_t T, LayerState& st) {
+  const LayerWeights& lw = w_->layers[l];
+  const int64_t E = cfg_.d_inner, N = cfg_.d_state, R = cfg_.dt_rank, P = cfg_.in_proj_dim();
+  const int K = cfg_.d_conv;
+  const float* proj = ws_[kProj].data();  // [T][x (E) | z (E)]
+  float* xc = buf(kConv, T * E);
+  parallel(T * E * K, E, 16, [&](int64_t c0, int64_t c1) {
+    causal_conv_silu(proj, P, T, E, K, lw.conv_wT, lw.conv_b, st.conv.data(), xc, c0, c1);
+  });
+  const int64_t XD = R + 2 * N;
+  float* xdbl = buf(kXdbl, T * XD);
+  packed_linear(xc, T, w_->packed[l].x_proj, nullptr, xdbl, XD, pool_.get());
+  float* dtin = buf(kDtIn, T * R);
+  for (int64_t t = 0; t < T; ++t) std::memcpy(dtin + t * R, xdbl + t * XD, R * sizeof(float));
+  float* dt = buf(kDt, T * E);
+  packed_linear(dtin, T, w_->packed[l].dt_proj, lw.dt_proj_b, dt, E, pool_.get());
+  for (int64_t i = 0; i < T * E; ++i)
+    dt[i] = std::clamp(softplus(dt[i]), cfg_.dt_min, cfg_.dt_max);
+  float* y = buf(kY, T * E);
+  parallel(T * E * N * 8, E, 8, [&](int64_t e0, int64_t e1) {
+    scan_mamba1(T, E, N, xc, dt, xdbl, XD, R, R + N, lw.A, lw.D, st.ssm.data(), y, e0, e1);
+  });
+  for (int64_t t = 0; t < T; ++t) {
+    float* yr = y + t * E;
+    const float* z = proj + t * P + E;
+#pragma omp simd
+    for (int64_t e = 0; e < E; ++e) yr[e] *= silu(z[e]);
+  }
+  float* out = buf(kOut, T * cfg_.d_model);
+  packed_linear(y, T, w_->packed[l].out_proj, lw.out_proj_b, out, cfg_.d_model, pool_.get());
+}
+
+void MambaModel::mixer_mamba2(int l, int64_t T, LayerState& st) {
+  const LayerWeights& lw = w_->layers[l];
+  const int64_t E = cfg_.d_inner, N = cfg_.d_state, H = cfg_.n_heads, Pd = cfg_.head_dim,
+                G = cfg_.n_groups, M = cfg_.d_mlp, C = cfg_.conv_dim(), P = cfg_.in_proj_dim();
+  const int K = cfg_.d_conv;
+  // in_proj row layout: [z0 (M) | x0 (M) | z (E) | xBC (C) | dt (H)]
+  const int64_t off_z = 2 * M, off_xbc = off_z + E, off_dt = off_xbc + C;
+  const float* proj = ws_[kProj].data();
+  float* xbc = buf(kConv, T * C);
+  parallel(T * C * K, C, 16, [&](int64_t c0, int64_t c1) {
+    causal_conv_silu(proj + off_xbc, P, T, C, K, lw.conv_wT, lw.conv_b, st.conv.data(), xbc, c0,
+                     c1);
+  });
+  float* dt = buf(kDt, T * H);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t hh = 0; hh < H; ++hh)
+      dt[t * H + hh] =
+          std::clamp(softplus(proj[t * P + off_dt + hh] + lw.dt_bias[hh]), cfg_.dt_min, cfg_.dt_max);
+  const int64_t YW = M + E;  // out_proj input: [silu(z0)*x0 (M) | y (E)]
+  float* ycat = buf(kYcat, T * YW);
+  float* y = ycat + M;
+  // scan writes y with row stride E; use a temporary when M > 0.
+  float* ys = M ? buf(kY, T * E) : ycat;
+  parallel(T * E * N * 2, H, 1, [&](int64_t h0, int64_t h1) {
+    scan_mamba2(T, H, Pd, N, G, xbc, C, dt, lw.A, lw.D, st.ssm.data(), ys, h0, h1);
+  });
+  if (M) {
+    for (int64_t t = 0; t < T; ++t) {
+      std::memcpy(y + t * YW, ys + t * E, E * sizeof(float));
+      const float* z0 = proj + t * P;
+      const float* x0 = proj + t * P + M;
+      float* o = ycat + t * YW;
+      for (int64_t i = 0; i < M; ++i) o[i] = silu(z0[i]) * x0[i];
+    }
+  }
+  gated_rms_norm(y, YW, proj + off_z, P, T, E, G, lw.gnorm, cfg_.norm_eps);
+  float* out = buf(kOut, T * cfg_.d_model);
+  packed_linear(ycat, T, w_->packed[l].out_proj, lw.out_proj_b, out, cfg_.d_model, pool_.get());
+}
+
+}  // namespace sm

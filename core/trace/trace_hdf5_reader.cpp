@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/trace/trace_hdf5_reader.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <numeric>
+
+#include "core/io/error.h"
+#include "core/trace/trace_hdf5_format.h"
+
+namespace sm {
+namespace {
+
+using namespace h5trace;
+
+constexpr hsize_t kReadBatch = 1u << 16;
+
+// Reads a scalar string attribute (fixed or variable length); false if absent
+// or not a string.
+bool read_string_attr(hid_t obj, const char* name, std::string& out) {
+  if (H5Aexists(obj, name) <= 0) return false;
+  Handle attr(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose);
+  if (!attr.ok()) return false;
+  Handle ftype(H5Aget_type(attr.get()), H5Tclose);
+  if (!ftype.ok() || H5Tget_class(ftype.get()) != H5T_STRING) return false;
+  Handle space(H5Aget_space(attr.get()), H5Sclose);
+  if (!space.ok() || H5Sget_simple_extent_npoints(space.get()) != 1) return false;
+  if (H5Tis_variable_str(ftype.get()) > 0) {
+    Handle mtype(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mtype.get(), H5T_VARIABLE);
+    H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
+    char* p = nullptr;
+    if (H5Aread(attr.get(), mtype.get(), &p) < 0) return false;
+    out = p ? p : "";
+    H5free_memory(p);
+    return true;
+  }
+  const size_t n = H5Tget_size(ftype.get());
+  std::string buf(n, '\0');
+  Handle mtype(H5Tcopy(ftype.get()), H5Tclose);
+  if (n == 0 || H5Aread(attr.get(), mtype.get(), buf.data()) < 0) return false;
+  buf.resize(strnlen(buf.data(), n));
+  out = std::move(buf);
+  return true;
+}
+
+bool read_int_attr(hid_t obj, const char* name, int64_t& out) {
+  if (H5Aexists(obj, name) <= 0) return false;
+  Handle attr(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose);
+  if (!attr.ok()) return false;
+  Handle ftype(H5Aget_type(attr.get()), H5Tclose);
+  if (!ftype.ok() || H5Tget_class(ftype.get()) != H5T_INTEGER) return false;
+  return H5Aread(attr.get(), H5T_NATIVE_INT64, &out) >= 0;
+}
+
+// Opens the file and checks that it is a SpecMamba trace this reader knows.
+Handle open_trace(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) fail(path, "no such file");
+  if (std::filesystem::is_directory(path, ec)) fail(path, "is a directory, not an HDF5 trace");
+  const htri_t is_h5 = H5Fis_hdf5(path.c_str());
+  if (is_h5 < 0) h5fail(path, "cannot read file");
+  if (is_h5 == 0) fail(path, "not an HDF5 file");
+  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (!file.ok()) h5fail(path, "cannot open HDF5 file");
+  std::string format;
+  if (!read_string_attr(file.get(), "format", format) || format != kFormat)
+    fail(path, "not a SpecMamba trace (root attribute format != \"specmamba-trace\")");
+  int64_t version = 0;
+  if (!read_int_attr(file.get(), "version", version)) fail(path, "trace has no integer version attribute");
+  if (version < 1 || version > kVersion)
+    fail(path, "unsupported trace version " + std::to_string(version) + " (this build reads version " +
+                   std::to_string(kVersion) + ")");
+  return file;
+}
+
+template <class P>
+void read_dataset(hid_t group, const std::string& path, std::vector<Event>& out, std::vector<uint64_t>& seqs) {
+  using L = Layout<P>;
+  using Row = typename L::Row;
+  const std::string where = std::string("/events/") + L::name;
+  const htri_t exists = H5Lexists(group, L::name, H5P_DEFAULT);
+  if (exists < 0) h5fail(path, "cannot look up " + where);
+  if (exists == 0) return;  // no events of this type
+
+  Handle ds(H5Dopen2(group, L::name, H5P_DEFAULT), H5Dclose);
+  if (!ds.ok()) h5fail(path, "cannot open " + where);
+  Handle ftype(H5Dget_type(ds.get()), H5Tclose);
+  if (!ftype.ok() || H5Tget_class(ftype.get()) != H5T_COMPOUND) fail(path, where + " is not a compound dataset");
+  for (const Member& m : L::members()) {
+    if (H5Tget_member_index(ftype.get(), m.name) < 0) {
+      H5Eclear2(H5E_DEFAULT);
+      fail(path, where + " has no field \"" + m.name + "\"");
+    }
+  }
+  Handle fspace(H5Dget_space(ds.get()), H5Sclose);
+  if (!fspace.ok() || H5Sget_simple_extent_ndims(fspace.get()) != 1) fail(path, where + " is not one-dimensional");
+  hsize_t n = 0;
+  H5Sget_simple_extent_dims(fspace.get(), &n, nullptr);
+  Handle mem = compound_type<Row>(L::members());
+  if (!mem.ok()) h5fail(path, "cannot build the type of " + where);
+
+  std::vector<Row> rows;
+  for (hsize_t start = 0; start < n; start += kReadBatch) {
+    const hsize_t count = std::min(kReadBatch, n - start);
+    rows.assign(count, Row{});
+    Handle mspace(H5Screate_simple(1, &count, nullptr), H5Sclose);
+    if (!mspace.ok() || H5Sselect_hyperslab(fspace.get(), H5S_SELECT_SET, &start, nullptr, &count, nullptr) < 0 ||
+        H5Dread(ds.get(), mem.get(), mspace.get(), fspace.get(), H5P_DEFAULT, rows.data()) < 0)
+      h5fail(path, "cannot read " + where);
+    for (const Row& r : rows) {
+      Event e;
+      e.t_us = r.t_us;
+      e.dur_us = r.dur_us;
+      e.step = r.step;
+      e.payload = L::payload(r);
+      out.push_back(std::move(e));
+      seqs.push_back(r.seq);
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<Event> read_hdf5_trace(const std::string& path) {
+  QuietErrors quiet;
+  Handle file = open_trace(path);
+  const htri_t has_events = H5Lexists(file.get(), "events", H5P_DEFAULT);
+  if (has_events <= 0) fail(path, "not a SpecMamba trace (no /events group)");
+  Handle group(H5Gopen2(file.get(), "events", H5P_DEFAULT), H5Gclose);
+  if (!group.ok()) h5fail(path, "cannot open /events");
+
+  std::vector<Event> events;
+  std::vector<uint64_t> seqs;
+  for_each_layout([&]<class P>() { read_dataset<P>(group.get(), path, events, seqs); });
+
+  std::vector<size_t> order(events.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    if (events[a].t_us != events[b].t_us) return events[a].t_us < events[b].t_us;
+    return seqs[a] < seqs[b];
+  });
+  std::vector<Event> sorted;
+  sorted.reserve(events.size());
+  for (size_t i : order) sorted.push_back(std::move(events[i]));
+  return sorted;
+}
+
+TraceMetadata read_hdf5_trace_metadata(const std::string& path) {
+  QuietErrors quiet;
+  Handle file = open_trace(path);
+  H5O_info_t info;
+  if (H5Oget_info2(file.get(), &info, H5O_INFO_NUM_ATTRS) < 0) h5fail(path, "cannot read root attributes");
+  TraceMetadata meta;
+  for (hsize_t i = 0; i < info.num_attrs; ++i) {
+    const ssize_t len = H5Aget_name_by_idx(file.get(), ".", H5_INDEX_CRT_ORDER, H5_ITER_INC, i, nullptr, 0,
+                                           H5P_DEFAULT);
+    std::string name;
+    if (len < 0) {
+      // Creation order is not tracked unless requested; fall back to name order.
+      H5Eclear2(H5E_DEFAULT);
+      const ssize_t l2 = H5Aget_name_by_idx(file.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+      if (l2 < 0) h5fail(path, "cannot read root attributes");
+      name.resize(static_cast<size_t>(l2) + 1);
+      H5Aget_name_by_idx(file.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT);
+    } else {
+      name.resize(static_cast<size_t>(len) + 1);
+      H5Aget_name_by_idx(file.get(), ".", H5_INDEX_CRT_ORDER, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT);
+    }
+    name.resize(std::strlen(name.c_str()));
+    std::string value;
+    int64_t iv = 0;
+    if (read_string_attr(file.get(), name.c_str(), value)) meta.emplace_back(name, value);
+    else if (read_int_attr(file.get(), name.c_str(), iv)) meta.emplace_back(name, std::to_string(iv));
+  }
+  return meta;
+}
+
+}  // namespace sm
