@@ -18,6 +18,7 @@
 #include <memory>
 #include <string_view>
 
+#include "core/kernels/simd.h"
 #include "core/io/default_paths.h"
 #include "core/model/sampler.h"
 #include "ui/latency_chart.h"
@@ -138,6 +139,11 @@ int main(int argc, char** argv) {
   const bool run = parser.isSet(run_opt) || parser.isSet(prompt_opt);
   const QString shot = parser.value(shot_opt);
 
+  try {
+    sm::simd::init_from_env();
+  } catch (const std::exception& e) {
+    usage_error(QString::fromUtf8(e.what()));
+  }
   sm::ui::MainWindow window;
   window.modelBar()->setPath(model);
   window.modelBar()->setThreads(threads);

@@ -9,7 +9,7 @@ PKGS=(
   cmake g++ ccache make
   qt6-base-dev libqcustomplot-dev libqcustomplot2.1-qt6
   libhdf5-dev libxrt-dev libxrt1 uuid-dev
-  nlohmann-json3-dev libcli11-dev libopenblas-dev
+  nlohmann-json3-dev libcli11-dev libhwy-dev libopenblas-dev
   libgtest-dev libbenchmark-dev
   xvfb xauth python3
 )

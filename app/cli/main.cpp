@@ -5,6 +5,7 @@
 
 #include "cli_common.h"
 #include "core/io/error.h"
+#include "core/kernels/simd.h"
 
 int main(int argc, char** argv) {
   using namespace sm::cli;
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
+    sm::simd::init_from_env();
     for (auto& [sub, run] : runners)
       if (sub->parsed()) return run();
   } catch (const sm::Error& e) {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// Element-wise kernels shared by the Mamba layers. Written as plain loops that
-// GCC vectorises; exp uses a polynomial (≈2 ulp) so it vectorises too, since
-// glibc's vector expf is only reachable with -ffast-math.
+// Scalar math shared by the kernels: the exp polynomial (≈2 ulp; the vector
+// kernels use the same one, vec_math-inl.h), SiLU, softplus, and the
+// subnormal flush every compute thread sets.
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -42,20 +42,5 @@ inline float silu(float x) { return x / (1.0f + exp_fast(-x)); }
 
 // torch.nn.functional.softplus with threshold 20.
 inline float softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); }
-
-// y = x * rsqrt(mean(x^2) + eps) * w over n values.
-inline void rms_norm(const float* x, const float* w, float* y, int n, float eps) {
-  float ss = 0.0f;
-#pragma omp simd reduction(+ : ss)
-  for (int i = 0; i < n; ++i) ss += x[i] * x[i];
-  const float scale = 1.0f / std::sqrt(ss / static_cast<float>(n) + eps);
-#pragma omp simd
-  for (int i = 0; i < n; ++i) y[i] = x[i] * scale * w[i];
-}
-
-inline void silu_inplace(float* x, int64_t n) {
-#pragma omp simd
-  for (int64_t i = 0; i < n; ++i) x[i] = silu(x[i]);
-}
 
 }  // namespace sm

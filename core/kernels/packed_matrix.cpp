@@ -8,10 +8,119 @@
 
 #include "core/kernels/thread_pool.h"
 
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "core/kernels/packed_matrix.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "core/kernels/vec_math-inl.h"
 
+// Per target: a micro-tile of TT input rows x NV column vectors accumulates
+// over all inputs with one FMA chain per output, in input order. The tile
+// shape therefore never changes a result: a row's outputs are bit-identical
+// whether it is decoded alone (T = 1), in a tree batch or in a prefill panel.
+HWY_BEFORE_NAMESPACE();
+namespace sm {
+namespace HWY_NAMESPACE {
+
+constexpr int kLanes = static_cast<int>(hn::MaxLanes(DF()));
+constexpr int kVecPerBlock = static_cast<int>(kPackLanes) / kLanes;  // vectors per 16-column block
+constexpr bool kScalar = kLanes == 1;
+constexpr int kRegs = (HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL) ? 32 : 16;
+
+// Largest whole-block vector count for TT rows that keeps accumulators, the
+// broadcasts (or weights) and one temporary in registers.
+constexpr int VectorsFor(int tt) {
+  if (kScalar) return kVecPerBlock;
+  if (tt == 1) return kRegs == 32 ? 8 : 12;  // decode: more streams, one weight temp
+  int best = kVecPerBlock;
+  for (int nv = kVecPerBlock; nv <= 8; nv += kVecPerBlock)
+    if (tt * nv + std::min(tt, nv) + 1 <= kRegs) best = nv;
+  return best;
+}
+constexpr int RowsMax() {
+  if (kScalar) return 1;
+  int tt = 1;
+  while (tt < 8 && (tt + 1) * kVecPerBlock + std::min(tt + 1, kVecPerBlock) + 1 <= kRegs) ++tt;
+  return tt;
+}
+constexpr int kRowsMax = RowsMax();
+
+template <int TT, int NV>
+HWY_INLINE void Tile(const float* HWY_RESTRICT x, int64_t in, const PackedMatrix& W, int64_t v0,
+                     const float* bias, float* HWY_RESTRICT y, int64_t ldy) {
+  const DF d;
+  const float* wp[NV];
+  for (int k = 0; k < NV; ++k) {
+    const int64_t v = v0 + k;
+    wp[k] = W.block(v / kVecPerBlock) + (v % kVecPerBlock) * kLanes;
+  }
+  VF acc[TT][NV];
+  for (int t = 0; t < TT; ++t)
+    for (int k = 0; k < NV; ++k) acc[t][k] = hn::Zero(d);
+  for (int64_t i = 0; i < in; ++i) {
+    VF xb[TT];
+    for (int t = 0; t < TT; ++t) xb[t] = hn::Set(d, x[t * in + i]);
+    for (int k = 0; k < NV; ++k) {
+      const VF w = hn::Load(d, wp[k] + i * kPackLanes);
+      for (int t = 0; t < TT; ++t) acc[t][k] = hn::MulAdd(w, xb[t], acc[t][k]);
+    }
+  }
+  const int64_t out = W.out();
+  for (int k = 0; k < NV; ++k) {
+    const int64_t c = (v0 + k) * kLanes;
+    if (c >= out) break;
+    const int64_t n = std::min<int64_t>(kLanes, out - c);
+    const VF b = bias ? LoadPart(d, bias + c, n) : hn::Zero(d);
+    for (int t = 0; t < TT; ++t) StorePart(d, hn::Add(acc[t][k], b), y + t * ldy + c, n);
+  }
+}
+
+// Rows [0, tt) (tt <= kRowsMax) over vectors [v0, v1), NV at a time.
+template <int TT>
+HWY_INLINE void Strip(const float* x, int64_t in, const PackedMatrix& W, int64_t v0, int64_t v1,
+                      const float* bias, float* y, int64_t ldy) {
+  constexpr int NV = VectorsFor(TT);
+  int64_t v = v0;
+  for (; v + NV <= v1; v += NV) Tile<TT, NV>(x, in, W, v, bias, y, ldy);
+  for (; v < v1; v += kVecPerBlock) Tile<TT, kVecPerBlock>(x, in, W, v, bias, y, ldy);
+}
+
+template <int TT>
+HWY_INLINE void StripUpTo(int tt, const float* x, int64_t in, const PackedMatrix& W, int64_t v0,
+                          int64_t v1, const float* bias, float* y, int64_t ldy) {
+  if constexpr (TT > 1) {
+    if (tt < TT) return StripUpTo<TT - 1>(tt, x, in, W, v0, v1, bias, y, ldy);
+  }
+  Strip<TT>(x, in, W, v0, v1, bias, y, ldy);
+}
+
+void LinearBlocks(const float* x, int64_t T, const PackedMatrix& W, const float* bias, float* y,
+                  int64_t ldy, int64_t b0, int64_t b1) {
+  const int64_t in = W.in();
+  const int64_t v0 = b0 * kVecPerBlock, v1 = b1 * kVecPerBlock;
+  if (T <= kRowsMax) return StripUpTo<kRowsMax>(int(T), x, in, W, v0, v1, bias, y, ldy);
+  // Panels of rows stay in L2 while a strip of weight columns (NV vectors,
+  // in L1/L2) is swept by all of the panel's row tiles, so the weights stream
+  // from memory once per panel rather than once per tile.
+  constexpr int NV = VectorsFor(kRowsMax);
+  const int64_t panel = std::max<int64_t>(kRowsMax, 64 / kRowsMax * kRowsMax);
+  for (int64_t p0 = 0; p0 < T; p0 += panel) {
+    const int64_t p1 = std::min(T, p0 + panel);
+    for (int64_t v = v0; v < v1; v += NV) {
+      const int64_t ve = std::min(v1, v + NV);
+      for (int64_t t0 = p0; t0 < p1; t0 += kRowsMax) {
+        const int tt = static_cast<int>(std::min<int64_t>(kRowsMax, p1 - t0));
+        StripUpTo<kRowsMax>(tt, x + t0 * in, in, W, v, ve, bias, y + t0 * ldy, ldy);
+      }
+    }
+  }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace sm
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
 namespace sm {
 
 void PackedMatrix::Free::operator()(float* p) const { std::free(p); }
@@ -34,107 +143,11 @@ PackedMatrix PackedMatrix::pack(const float* W, int64_t out, int64_t in) {
   return m;
 }
 
-namespace {
-
-// One tile: TT input rows x NB output blocks, accumulated over all inputs.
-template <int TT, int NB>
-inline void tile(const float* x, int64_t in, const PackedMatrix& W, int64_t b, int64_t out,
-                 const float* bias, float* y, int64_t ldy) {
-#if defined(__AVX512F__)
-  __m512 acc[TT][NB];
-  for (int t = 0; t < TT; ++t)
-    for (int k = 0; k < NB; ++k) acc[t][k] = _mm512_setzero_ps();
-  const float* w[NB];
-  for (int k = 0; k < NB; ++k) w[k] = W.block(b + k);
-  for (int64_t i = 0; i < in; ++i) {
-    __m512 wv[NB];
-    for (int k = 0; k < NB; ++k) wv[k] = _mm512_load_ps(w[k] + i * kPackLanes);
-    for (int t = 0; t < TT; ++t) {
-      const __m512 xb = _mm512_set1_ps(x[t * in + i]);
-      for (int k = 0; k < NB; ++k) acc[t][k] = _mm512_fmadd_ps(wv[k], xb, acc[t][k]);
-    }
-  }
-  for (int k = 0; k < NB; ++k) {
-    const int64_t o0 = (b + k) * kPackLanes;
-    const int64_t n = std::min<int64_t>(kPackLanes, out - o0);
-    const __mmask16 m = static_cast<__mmask16>(n >= 16 ? 0xFFFF : (1u << n) - 1);
-    const __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + o0) : _mm512_setzero_ps();
-    for (int t = 0; t < TT; ++t)
-      _mm512_mask_storeu_ps(y + t * ldy + o0, m, _mm512_add_ps(acc[t][k], bv));
-  }
-#else
-  float acc[TT][NB][kPackLanes] = {};
-  for (int64_t i = 0; i < in; ++i)
-    for (int k = 0; k < NB; ++k) {
-      const float* wv = W.block(b + k) + i * kPackLanes;
-      for (int t = 0; t < TT; ++t) {
-        const float xv = x[t * in + i];
-        for (int l = 0; l < kPackLanes; ++l) acc[t][k][l] += wv[l] * xv;
-      }
-    }
-  for (int k = 0; k < NB; ++k) {
-    const int64_t o0 = (b + k) * kPackLanes;
-    const int64_t n = std::min<int64_t>(kPackLanes, out - o0);
-    for (int t = 0; t < TT; ++t)
-      for (int64_t l = 0; l < n; ++l) y[t * ldy + o0 + l] = acc[t][k][l] + (bias ? bias[o0 + l] : 0.0f);
-  }
-#endif
-}
-
-// Enough independent accumulators to hide FMA latency, few enough to stay in
-// the 32 vector registers.
-template <int TT>
-void rows(const float* x, int64_t in, const PackedMatrix& W, int64_t b0, int64_t b1, int64_t out,
-          const float* bias, float* y, int64_t ldy) {
-  constexpr int NB = TT == 1 ? 8 : TT == 2 ? 4 : TT <= 4 ? 3 : 2;
-  int64_t b = b0;
-  for (; b + NB <= b1; b += NB) tile<TT, NB>(x, in, W, b, out, bias, y, ldy);
-  for (; b < b1; ++b) tile<TT, 1>(x, in, W, b, out, bias, y, ldy);
-}
-
-}  // namespace
-
-using TileFn = void (*)(const float*, int64_t, const PackedMatrix&, int64_t, int64_t, const float*,
-                       float*, int64_t);
-
-template <int TT>
-constexpr TileFn tile_fn(int nb) {
-  return nb == 2 ? &tile<TT, 2> : &tile<TT, 1>;
-}
+HWY_EXPORT(LinearBlocks);
 
 void packed_linear_blocks(const float* x, int64_t T, const PackedMatrix& W, const float* bias,
                           float* y, int64_t ldy, int64_t b0, int64_t b1) {
-  const int64_t in = W.in(), out = W.out();
-  if (T <= 8) {
-    switch (T) {
-      case 1: return rows<1>(x, in, W, b0, b1, out, bias, y, ldy);
-      case 2: return rows<2>(x, in, W, b0, b1, out, bias, y, ldy);
-      case 3: return rows<3>(x, in, W, b0, b1, out, bias, y, ldy);
-      case 4: return rows<4>(x, in, W, b0, b1, out, bias, y, ldy);
-      case 5: return rows<5>(x, in, W, b0, b1, out, bias, y, ldy);
-      case 6: return rows<6>(x, in, W, b0, b1, out, bias, y, ldy);
-      case 7: return rows<7>(x, in, W, b0, b1, out, bias, y, ldy);
-      default: return rows<8>(x, in, W, b0, b1, out, bias, y, ldy);
-    }
-  }
-  // Prefill: a panel of up to 64 input rows stays in L2 while a pair of
-  // weight blocks is swept by all of its 8-row tiles, so the weights stream
-  // from memory once per panel instead of once per tile.
-  static constexpr TileFn fns[9][3] = {
-      {}, {nullptr, tile_fn<1>(1), tile_fn<1>(2)}, {nullptr, tile_fn<2>(1), tile_fn<2>(2)},
-      {nullptr, tile_fn<3>(1), tile_fn<3>(2)}, {nullptr, tile_fn<4>(1), tile_fn<4>(2)},
-      {nullptr, tile_fn<5>(1), tile_fn<5>(2)}, {nullptr, tile_fn<6>(1), tile_fn<6>(2)},
-      {nullptr, tile_fn<7>(1), tile_fn<7>(2)}, {nullptr, tile_fn<8>(1), tile_fn<8>(2)}};
-  for (int64_t p0 = 0; p0 < T; p0 += 64) {
-    const int64_t p1 = std::min(T, p0 + 64);
-    for (int64_t b = b0; b < b1; b += 2) {
-      const int nb = static_cast<int>(std::min<int64_t>(2, b1 - b));
-      for (int64_t t0 = p0; t0 < p1; t0 += 8) {
-        const int tt = static_cast<int>(std::min<int64_t>(8, p1 - t0));
-        fns[tt][nb](x + t0 * in, in, W, b, out, bias, y + t0 * ldy, ldy);
-      }
-    }
-  }
+  HWY_DYNAMIC_DISPATCH(LinearBlocks)(x, T, W, bias, y, ldy, b0, b1);
 }
 
 void packed_linear(const float* x, int64_t T, const PackedMatrix& W, const float* bias, float* y,
@@ -152,3 +165,4 @@ void packed_linear(const float* x, int64_t T, const PackedMatrix& W, const float
 }
 
 }  // namespace sm
+#endif

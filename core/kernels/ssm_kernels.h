@@ -1,16 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 // The sequential parts of a Mamba block over a chain of T tokens: causal
-// depthwise conv1d and the selective scans. Each function works on a channel
-// (or head) range so callers can split it across threads; channels and heads
-// are independent, so any split is exact.
+// depthwise conv1d and the selective scans, dispatched to the CPU's best SIMD
+// target (simd.h). Each function works on a channel (or head) range so
+// callers can split it across threads; channels and heads are independent,
+// so any split is exact, and a channel's result never depends on T, the
+// range or the alignment (decode, tree and prefill agree bit for bit).
 #include <cstdint>
 
 namespace sm {
 
-// out[t][c] = silu(b[c] + sum_k wT[k][c] * ext[t + k][c]) for c in [c0, c1), where
-// ext = window (K-1 rows, oldest first) followed by the T input rows
-// (in + t * in_stride). The window then holds the last K-1 inputs.
+// o[c] = silu(b[c] + sum_k wT[k * C + c] * ext[k][c]) for c in [c0, c1):
+// one conv output row from its K input rows (oldest first). b may be null.
+void conv_silu_row(const float* const* ext, int K, const float* wT, int64_t C, const float* b,
+                   float* o, int64_t c0, int64_t c1);
+
+// out[t][c] = conv_silu_row over ext = window (K-1 rows, oldest first)
+// followed by the T input rows (in + t * in_stride), for c in [c0, c1). The
+// window then holds the last K-1 inputs.
 void causal_conv_silu(const float* in, int64_t in_stride, int64_t T, int64_t C, int K,
                       const float* wT, const float* b, float* window, float* out, int64_t c0,
                       int64_t c1);

@@ -8,8 +8,10 @@
 
 #include "core/io/error.h"
 #include "core/kernels/packed_matrix.h"
+#include "core/kernels/simd.h"
 #include "core/kernels/math_kernels.h"
 #include "core/kernels/ssm_kernels.h"
+#include "core/kernels/vector_ops.h"
 
 namespace sm {
 
@@ -27,6 +29,7 @@ std::unique_ptr<MambaModel> MambaModel::load(const std::string& dir) {
 
 std::unique_ptr<MambaModel> MambaModel::from_store(ModelConfig cfg, TensorStore store,
                                                    const std::string& where) {
+  simd::init_from_env();  // a bad SPECMAMBA_SIMD is an error before any work
   std::unique_ptr<MambaModel> m(new MambaModel());
   m->w_ = load_weights(cfg, std::move(store), where);
   m->cfg_ = cfg;
@@ -145,18 +148,12 @@ void MambaModel::mixer_mamba1(int l, int64_t T, LayerState& st) {
   for (int64_t t = 0; t < T; ++t) std::memcpy(dtin + t * R, xdbl + t * XD, R * sizeof(float));
   float* dt = buf(kDt, T * E);
   packed_linear(dtin, T, w_->packed[l].dt_proj, lw.dt_proj_b, dt, E, pool_.get());
-  for (int64_t i = 0; i < T * E; ++i)
-    dt[i] = std::clamp(softplus(dt[i]), cfg_.dt_min, cfg_.dt_max);
+  softplus_clamp(dt, nullptr, dt, T * E, cfg_.dt_min, cfg_.dt_max);
   float* y = buf(kY, T * E);
   parallel(T * E * N * 8, E, 8, [&](int64_t e0, int64_t e1) {
     scan_mamba1(T, E, N, xc, dt, xdbl, XD, R, R + N, lw.A, lw.D, st.ssm.data(), y, e0, e1);
   });
-  for (int64_t t = 0; t < T; ++t) {
-    float* yr = y + t * E;
-    const float* z = proj + t * P + E;
-#pragma omp simd
-    for (int64_t e = 0; e < E; ++e) yr[e] *= silu(z[e]);
-  }
+  for (int64_t t = 0; t < T; ++t) mul_silu(y + t * E, proj + t * P + E, E);
   float* out = buf(kOut, T * cfg_.d_model);
   packed_linear(y, T, w_->packed[l].out_proj, lw.out_proj_b, out, cfg_.d_model, pool_.get());
 }
@@ -176,9 +173,7 @@ void MambaModel::mixer_mamba2(int l, int64_t T, LayerState& st) {
   });
   float* dt = buf(kDt, T * H);
   for (int64_t t = 0; t < T; ++t)
-    for (int64_t hh = 0; hh < H; ++hh)
-      dt[t * H + hh] =
-          std::clamp(softplus(proj[t * P + off_dt + hh] + lw.dt_bias[hh]), cfg_.dt_min, cfg_.dt_max);
+    softplus_clamp(proj + t * P + off_dt, lw.dt_bias, dt + t * H, H, cfg_.dt_min, cfg_.dt_max);
   const int64_t YW = M + E;  // out_proj input: [silu(z0)*x0 (M) | y (E)]
   float* ycat = buf(kYcat, T * YW);
   float* y = ycat + M;
@@ -193,7 +188,7 @@ void MambaModel::mixer_mamba2(int l, int64_t T, LayerState& st) {
       const float* z0 = proj + t * P;
       const float* x0 = proj + t * P + M;
       float* o = ycat + t * YW;
-      for (int64_t i = 0; i < M; ++i) o[i] = silu(z0[i]) * x0[i];
+      silu_times(z0, x0, o, M);
     }
   }
   gated_rms_norm(y, YW, proj + off_z, P, T, E, G, lw.gnorm, cfg_.norm_eps);

@@ -8,6 +8,7 @@
 #include "core/kernels/math_kernels.h"
 #include "core/kernels/packed_matrix.h"
 #include "core/kernels/ssm_kernels.h"
+#include "core/kernels/vector_ops.h"
 
 namespace sm {
 
@@ -95,20 +96,8 @@ void TreeForward::conv_node(int l, int32_t node) {
   for (int k = 0; k < W; ++k) ext[k] = conv_src(l, win_src_[node * W + (W - 1 - k)]);
   ext[W] = proj_[l].data() + r * P_ + off_conv_;
   const LayerWeights& lw = w_.layers[l];
-  float* o = xc_[l].data() + r * C;
-  // Same operation order as causal_conv_silu, so results are bit-identical.
-  if (lw.conv_b)
-    std::memcpy(o, lw.conv_b, C * sizeof(float));
-  else
-    std::memset(o, 0, C * sizeof(float));
-  for (int k = 0; k < K; ++k) {
-    const float* e = ext[k];
-    const float* w = lw.conv_wT + k * C;
-#pragma omp simd
-    for (int64_t c = 0; c < C; ++c) o[c] += w[c] * e[c];
-  }
-#pragma omp simd
-  for (int64_t c = 0; c < C; ++c) o[c] = silu(o[c]);
+  // The kernel causal_conv_silu uses, so results are bit-identical.
+  conv_silu_row(ext, K, lw.conv_wT, C, lw.conv_b, xc_[l].data() + r * C, 0, C);
 }
 
 void TreeForward::conv_window_after(int l, int32_t node, float* out) const {
@@ -221,25 +210,17 @@ void TreeForward::mixer(int l, int32_t r0, int32_t m, std::span<const int32_t> n
     for (int32_t i = 0; i < m; ++i) std::memcpy(dtin + i * R, xdbl + i * XD_, R * sizeof(float));
     float* dt = dt_[l].data() + int64_t{r0} * E;
     packed_linear(dtin, m, w_.packed[l].dt_proj, lw.dt_proj_b, dt, E, pool);
-    for (int64_t i = 0; i < int64_t{m} * E; ++i)
-      dt[i] = std::clamp(softplus(dt[i]), c.dt_min, c.dt_max);
+    softplus_clamp(dt, nullptr, dt, int64_t{m} * E, c.dt_min, c.dt_max);
     (void)N;
     scan(l, nodes);
-    for (int32_t i = 0; i < m; ++i) {
-      float* yr = y + i * E;
-      const float* z = proj + i * P_ + E;
-#pragma omp simd
-      for (int64_t e = 0; e < E; ++e) yr[e] *= silu(z[e]);
-    }
+    for (int32_t i = 0; i < m; ++i) mul_silu(y + i * E, proj + i * P_ + E, E);
     packed_linear(y, m, w_.packed[l].out_proj, lw.out_proj_b, out, D, pool);
   } else {
     const int64_t H = c.n_heads, G = c.n_groups, M = c.d_mlp;
     const int64_t off_z = 2 * M, off_dt = off_conv_ + C_;
     float* dt = dt_[l].data() + int64_t{r0} * H;
     for (int32_t i = 0; i < m; ++i)
-      for (int64_t hh = 0; hh < H; ++hh)
-        dt[i * H + hh] =
-            std::clamp(softplus(proj[i * P_ + off_dt + hh] + lw.dt_bias[hh]), c.dt_min, c.dt_max);
+      softplus_clamp(proj + i * P_ + off_dt, lw.dt_bias, dt + i * H, H, c.dt_min, c.dt_max);
     scan(l, nodes);
     const int64_t YW = M + E;
     float* ycat = y;
@@ -250,7 +231,7 @@ void TreeForward::mixer(int l, int32_t r0, int32_t m, std::span<const int32_t> n
         const float* z0 = proj + i * P_;
         const float* x0 = proj + i * P_ + M;
         float* o = ycat + i * YW;
-        for (int64_t k = 0; k < M; ++k) o[k] = silu(z0[k]) * x0[k];
+        silu_times(z0, x0, o, M);
       }
     }
     gated_rms_norm(ycat + M, YW, proj + off_z, P_, m, E, G, lw.gnorm, c.norm_eps);
