@@ -7,6 +7,7 @@
 #include "core/io/default_paths.h"
 #include "core/model/generator.h"
 #include "core/kernels/membw.h"
+#include "core/kernels/simd.h"
 
 namespace sm::cli {
 
@@ -78,10 +79,11 @@ Runner add_bench(CLI::App& app, Common& c) {
     if (c.json) {
       print_json({{"model", *model}, {"parameters", m->weights().parameter_count},
                   {"decode_bytes_per_token", bytes}, {"prompt_tokens", *prompt},
-                  {"decode_tokens", *decode}, {"results", rows}});
+                  {"decode_tokens", *decode}, {"simd_target", simd::target_name()}, {"results", rows}});
     } else {
-      std::printf("model %s: %lld parameters, %.1f MB read per decode token\n", model->c_str(),
-                  (long long)m->weights().parameter_count, bytes / 1e6);
+      std::printf("model %s: %lld parameters, %.1f MB read per decode token, SIMD target %s\n",
+                  model->c_str(), (long long)m->weights().parameter_count, bytes / 1e6,
+                  simd::target_name().c_str());
     }
     return 0;
   };

@@ -8,6 +8,7 @@
 #include "cli_common.h"
 #include "core/io/default_paths.h"
 #include "core/io/error.h"
+#include "core/kernels/simd.h"
 #include "core/model/generator.h"
 #include "core/spec/spec_decoder.h"
 
@@ -117,10 +118,10 @@ Runner add_bench_spec(CLI::App& app, Common& c) {
                     {"tokens_per_pass", 1.0}, {"speedup", 1.0}, {"peak_state_bytes", 0},
                     {"steps", base.stats.decode_steps}, {"identical", true}});
     if (!c.json) {
-      std::printf("target %s (%lld params), draft %s (%lld params), %d tokens, %d thread(s), best of %d\n",
+      std::printf("target %s (%lld params), draft %s (%lld params), %d tokens, %d thread(s), best of %d, SIMD %s\n",
                   a->target.c_str(), (long long)target->weights().parameter_count,
                   a->draft.c_str(), (long long)draft->weights().parameter_count, a->max_tokens,
-                  c.threads, a->repeats);
+                  c.threads, a->repeats, simd::target_name().c_str());
       std::printf("%-16s %-6s %-9s %6s %10s %9s %9s %8s %11s %5s\n", "tree", "verify", "backtrack",
                   "nodes", "tok/s", "accepted", "tok/pass", "speedup", "state KiB", "same");
       std::printf("%-16s %-6s %-9s %6s %10.1f %9s %9s %7.2fx %11s %5s\n", "target-only", "-", "-",
@@ -163,6 +164,7 @@ Runner add_bench_spec(CLI::App& app, Common& c) {
     if (c.json)
       print_json({{"target", a->target}, {"draft", a->draft}, {"prompt", a->prompt},
                   {"max_tokens", a->max_tokens}, {"threads", c.threads}, {"repeats", a->repeats},
+                  {"simd_target", simd::target_name()},
                   {"rows", rows}});
     return 0;
   };

@@ -3,6 +3,7 @@
 
 #include "cli_common.h"
 #include "core/io/default_paths.h"
+#include "core/kernels/simd.h"
 
 namespace sm::cli {
 
@@ -26,6 +27,7 @@ Runner add_info(CLI::App& app, Common& c) {
     nlohmann::json files = nlohmann::json::array();
     for (const auto& f : m->weights().store.files()) files.push_back(f->path());
     j["files"] = files;
+    j["simd_target"] = simd::target_name();
     if (c.json) {
       print_json(j);
       return 0;
@@ -50,7 +52,8 @@ Runner add_info(CLI::App& app, Common& c) {
     std::cout << "tied lm_head " << (cfg.tie_embeddings ? "yes" : "no") << "\n"
               << "parameters   " << m->weights().parameter_count << "\n"
               << "weights      " << m->weights().bytes / 1e6 << " MB (fp32)\n"
-              << "state        " << m->state_bytes() / 1e3 << " kB per sequence\n";
+              << "state        " << m->state_bytes() / 1e3 << " kB per sequence\n"
+              << "simd target  " << simd::target_name() << " (SPECMAMBA_SIMD=avx512|avx2|sse4|scalar caps it)\n";
     return 0;
   };
 }

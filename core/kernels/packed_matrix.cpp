@@ -27,25 +27,34 @@ constexpr int kVecPerBlock = static_cast<int>(kPackLanes) / kLanes;  // vectors 
 constexpr bool kScalar = kLanes == 1;
 constexpr int kRegs = (HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL) ? 32 : 16;
 
-// Largest whole-block vector count for TT rows that keeps accumulators, the
-// broadcasts (or weights) and one temporary in registers.
-constexpr int VectorsFor(int tt) {
+// Two register plans. Tree batches (T <= 8) on 16-register targets take
+// the weights from L1 as FMA memory operands, so all but one register hold
+// accumulators; prefill panels (and everything on AVX-512's 32 registers)
+// load a strip of weights into registers once per input and reuse it for
+// every row (the 6x16 / 8x48 shape of BLAS micro-kernels). Measured on both
+// (bench_kernels), each plan is the faster one where it is used.
+constexpr int RegsFor(bool in_regs, int tt, int nv) { return tt * nv + (in_regs ? nv : 0) + 1; }
+
+// Widest whole-block strip for tt rows that fits the registers.
+constexpr int VectorsFor(bool in_regs, int tt) {
   if (kScalar) return kVecPerBlock;
-  if (tt == 1) return kRegs == 32 ? 8 : 12;  // decode: more streams, one weight temp
+  if (tt == 1) return kRegs == 32 ? 8 : 12;  // decode: more streams
   int best = kVecPerBlock;
   for (int nv = kVecPerBlock; nv <= 8; nv += kVecPerBlock)
-    if (tt * nv + std::min(tt, nv) + 1 <= kRegs) best = nv;
+    if (RegsFor(in_regs, tt, nv) <= kRegs) best = nv;
   return best;
 }
-constexpr int RowsMax() {
+constexpr int RowsMax(bool in_regs, int cap) {
   if (kScalar) return 1;
   int tt = 1;
-  while (tt < 8 && (tt + 1) * kVecPerBlock + std::min(tt + 1, kVecPerBlock) + 1 <= kRegs) ++tt;
+  while (tt < cap && RegsFor(in_regs, tt + 1, kVecPerBlock) <= kRegs) ++tt;
   return tt;
 }
-constexpr int kRowsMax = RowsMax();
+constexpr bool kSmallInRegs = kRegs == 32;
+constexpr int kSmallRows = RowsMax(kSmallInRegs, kRegs == 32 ? 8 : 4);
+constexpr int kPanelRows = RowsMax(true, 8);
 
-template <int TT, int NV>
+template <bool InRegs, int TT, int NV>
 HWY_INLINE void Tile(const float* HWY_RESTRICT x, int64_t in, const PackedMatrix& W, int64_t v0,
                      const float* bias, float* HWY_RESTRICT y, int64_t ldy) {
   const DF d;
@@ -58,11 +67,19 @@ HWY_INLINE void Tile(const float* HWY_RESTRICT x, int64_t in, const PackedMatrix
   for (int t = 0; t < TT; ++t)
     for (int k = 0; k < NV; ++k) acc[t][k] = hn::Zero(d);
   for (int64_t i = 0; i < in; ++i) {
-    VF xb[TT];
-    for (int t = 0; t < TT; ++t) xb[t] = hn::Set(d, x[t * in + i]);
-    for (int k = 0; k < NV; ++k) {
-      const VF w = hn::Load(d, wp[k] + i * kPackLanes);
-      for (int t = 0; t < TT; ++t) acc[t][k] = hn::MulAdd(w, xb[t], acc[t][k]);
+    if constexpr (InRegs) {
+      VF w[NV];
+      for (int k = 0; k < NV; ++k) w[k] = hn::Load(d, wp[k] + i * kPackLanes);
+      for (int t = 0; t < TT; ++t) {
+        const VF xb = hn::Set(d, x[t * in + i]);
+        for (int k = 0; k < NV; ++k) acc[t][k] = hn::MulAdd(w[k], xb, acc[t][k]);
+      }
+    } else {
+      for (int t = 0; t < TT; ++t) {
+        const VF xb = hn::Set(d, x[t * in + i]);
+        for (int k = 0; k < NV; ++k)
+          acc[t][k] = hn::MulAdd(hn::Load(d, wp[k] + i * kPackLanes), xb, acc[t][k]);
+      }
     }
   }
   const int64_t out = W.out();
@@ -75,44 +92,62 @@ HWY_INLINE void Tile(const float* HWY_RESTRICT x, int64_t in, const PackedMatrix
   }
 }
 
-// Rows [0, tt) (tt <= kRowsMax) over vectors [v0, v1), NV at a time.
-template <int TT>
-HWY_INLINE void Strip(const float* x, int64_t in, const PackedMatrix& W, int64_t v0, int64_t v1,
-                      const float* bias, float* y, int64_t ldy) {
-  constexpr int NV = VectorsFor(TT);
-  int64_t v = v0;
-  for (; v + NV <= v1; v += NV) Tile<TT, NV>(x, in, W, v, bias, y, ldy);
-  for (; v < v1; v += kVecPerBlock) Tile<TT, kVecPerBlock>(x, in, W, v, bias, y, ldy);
+// tt (<= TT) rows over one strip of NV vectors, or of one block at the end.
+template <bool InRegs, int TT, int NV>
+HWY_INLINE void TileUpTo(int tt, bool full, const float* x, int64_t in, const PackedMatrix& W,
+                         int64_t v, const float* bias, float* y, int64_t ldy) {
+  if constexpr (TT > 1) {
+    if (tt < TT) return TileUpTo<InRegs, TT - 1, NV>(tt, full, x, in, W, v, bias, y, ldy);
+  }
+  if (full)
+    Tile<InRegs, TT, NV>(x, in, W, v, bias, y, ldy);
+  else
+    Tile<InRegs, TT, kVecPerBlock>(x, in, W, v, bias, y, ldy);
+}
+
+// Rows [0, T) in panels that stay in L2 while each strip of weight columns
+// (in L1/L2) is swept by all of the panel's row tiles: the weights stream
+// from memory once per panel rather than once per tile.
+template <bool InRegs, int Rows, int NV>
+HWY_INLINE void Sweep(const float* x, int64_t T, const PackedMatrix& W, const float* bias, float* y,
+                      int64_t ldy, int64_t v0, int64_t v1) {
+  const int64_t in = W.in();
+  const int64_t panel = std::max<int64_t>(Rows, 64 / Rows * Rows);
+  for (int64_t p0 = 0; p0 < T; p0 += panel) {
+    const int64_t p1 = std::min(T, p0 + panel);
+    for (int64_t v = v0; v < v1;) {
+      const bool full = v + NV <= v1;
+      for (int64_t t0 = p0; t0 < p1; t0 += Rows) {
+        const int tt = static_cast<int>(std::min<int64_t>(Rows, p1 - t0));
+        TileUpTo<InRegs, Rows, NV>(tt, full, x + t0 * in, in, W, v, bias, y + t0 * ldy, ldy);
+      }
+      v += full ? NV : kVecPerBlock;
+    }
+  }
 }
 
 template <int TT>
-HWY_INLINE void StripUpTo(int tt, const float* x, int64_t in, const PackedMatrix& W, int64_t v0,
-                          int64_t v1, const float* bias, float* y, int64_t ldy) {
-  if constexpr (TT > 1) {
-    if (tt < TT) return StripUpTo<TT - 1>(tt, x, in, W, v0, v1, bias, y, ldy);
-  }
-  Strip<TT>(x, in, W, v0, v1, bias, y, ldy);
+HWY_INLINE void SmallBatch(const float* x, const PackedMatrix& W, const float* bias, float* y,
+                           int64_t ldy, int64_t v0, int64_t v1) {
+  constexpr bool kInRegs = kSmallInRegs || TT == 2;  // two rows: measured faster in registers
+  constexpr int R = std::min(TT, kInRegs ? kPanelRows : kSmallRows);
+  Sweep<kInRegs, R, VectorsFor(kInRegs, R)>(x, TT, W, bias, y, ldy, v0, v1);
 }
 
 void LinearBlocks(const float* x, int64_t T, const PackedMatrix& W, const float* bias, float* y,
                   int64_t ldy, int64_t b0, int64_t b1) {
-  const int64_t in = W.in();
   const int64_t v0 = b0 * kVecPerBlock, v1 = b1 * kVecPerBlock;
-  if (T <= kRowsMax) return StripUpTo<kRowsMax>(int(T), x, in, W, v0, v1, bias, y, ldy);
-  // Panels of rows stay in L2 while a strip of weight columns (NV vectors,
-  // in L1/L2) is swept by all of the panel's row tiles, so the weights stream
-  // from memory once per panel rather than once per tile.
-  constexpr int NV = VectorsFor(kRowsMax);
-  const int64_t panel = std::max<int64_t>(kRowsMax, 64 / kRowsMax * kRowsMax);
-  for (int64_t p0 = 0; p0 < T; p0 += panel) {
-    const int64_t p1 = std::min(T, p0 + panel);
-    for (int64_t v = v0; v < v1; v += NV) {
-      const int64_t ve = std::min(v1, v + NV);
-      for (int64_t t0 = p0; t0 < p1; t0 += kRowsMax) {
-        const int tt = static_cast<int>(std::min<int64_t>(kRowsMax, p1 - t0));
-        StripUpTo<kRowsMax>(tt, x + t0 * in, in, W, v, ve, bias, y + t0 * ldy, ldy);
-      }
-    }
+  switch (T) {
+    case 1: return SmallBatch<1>(x, W, bias, y, ldy, v0, v1);
+    case 2: return SmallBatch<2>(x, W, bias, y, ldy, v0, v1);
+    case 3: return SmallBatch<3>(x, W, bias, y, ldy, v0, v1);
+    case 4: return SmallBatch<4>(x, W, bias, y, ldy, v0, v1);
+    case 5: return SmallBatch<5>(x, W, bias, y, ldy, v0, v1);
+    case 6: return SmallBatch<6>(x, W, bias, y, ldy, v0, v1);
+    case 7: return SmallBatch<7>(x, W, bias, y, ldy, v0, v1);
+    case 8: return SmallBatch<8>(x, W, bias, y, ldy, v0, v1);
+    default:
+      return Sweep<true, kPanelRows, VectorsFor(true, kPanelRows)>(x, T, W, bias, y, ldy, v0, v1);
   }
 }
 

@@ -3,6 +3,10 @@
 // (tools/make_golden.py) for Mamba-1 and Mamba-2 in both namings and dtypes.
 #include <gtest/gtest.h>
 
+#include <tuple>
+
+#include "tests/core/simd_test_support.h"
+
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -35,10 +39,15 @@ double max_err(const float* got, const nlohmann::json& want) {
   return e;
 }
 
-class GoldenTest : public ::testing::TestWithParam<std::string> {};
+// Every case once per SIMD target: the numerics must hold on each.
+class GoldenTest : public sm::test::PerSimdTargetT<std::tuple<std::string, int64_t>> {
+ protected:
+  int64_t target_bits() const override { return std::get<1>(GetParam()); }
+  std::string case_name() const { return std::get<0>(GetParam()); }
+};
 
 TEST_P(GoldenTest, PrefillMatchesReferenceAtEveryPosition) {
-  Golden g = load_case(GetParam());
+  Golden g = load_case(case_name());
   const int V = g.model->vocab_size();
   ASSERT_EQ(V, g.j["vocab_size"].get<int>());
   for (size_t p = 0; p < g.j["prompts"].size(); ++p) {
@@ -48,12 +57,12 @@ TEST_P(GoldenTest, PrefillMatchesReferenceAtEveryPosition) {
     g.model->forward(ids, st, logits.data(), sm::MambaModel::Logits::All);
     for (size_t t = 0; t < ids.size(); ++t)
       EXPECT_LE(max_err(&logits[t * V], g.j["logits"][p][t]), 1e-4 * g.scale)
-          << GetParam() << " prompt " << p << " position " << t;
+          << case_name() << " prompt " << p << " position " << t;
   }
 }
 
 TEST_P(GoldenTest, DecodeStepByStepMatchesReference) {
-  Golden g = load_case(GetParam());
+  Golden g = load_case(case_name());
   const int V = g.model->vocab_size();
   for (size_t p = 0; p < g.j["prompts"].size(); ++p) {
     auto ids = g.j["prompts"][p].get<std::vector<int32_t>>();
@@ -62,13 +71,13 @@ TEST_P(GoldenTest, DecodeStepByStepMatchesReference) {
     for (size_t t = 0; t < ids.size(); ++t) {
       g.model->decode(ids[t], st, logits.data());
       EXPECT_LE(max_err(logits.data(), g.j["logits"][p][t]), 1e-4 * g.scale)
-          << GetParam() << " prompt " << p << " step " << t;
+          << case_name() << " prompt " << p << " step " << t;
     }
   }
 }
 
 TEST_P(GoldenTest, PrefillStateEqualsRepeatedDecodeAndReference) {
-  Golden g = load_case(GetParam());
+  Golden g = load_case(case_name());
   const auto& fs = g.j["final_state"];
   auto ids = g.j["prompts"][fs["prompt"].get<int>()].get<std::vector<int32_t>>();
   sm::ModelState a = g.model->new_state(), b = g.model->new_state(), c = g.model->new_state();
@@ -94,12 +103,13 @@ TEST_P(GoldenTest, PrefillStateEqualsRepeatedDecodeAndReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllCases, GoldenTest,
-                         ::testing::Values("mamba1-hf", "mamba1-ss", "mamba2-hf", "mamba2-ss"),
+                         ::testing::Combine(::testing::Values("mamba1-hf", "mamba1-ss", "mamba2-hf", "mamba2-ss"),
+                                            ::testing::ValuesIn(sm::test::simd_target_bits())),
                          [](const auto& info) {
-                           std::string n = info.param;
+                           std::string n = std::get<0>(info.param);
                            for (auto& ch : n)
                              if (ch == '-') ch = '_';
-                           return n;
+                           return n + "_" + sm::test::simd_target_label(std::get<1>(info.param));
                          });
 
 }  // namespace

@@ -4,6 +4,8 @@
 // its budget, the byte accounting adds up, and the events are emitted.
 #include <gtest/gtest.h>
 
+#include "tests/core/simd_test_support.h"
+
 #include <filesystem>
 #include <random>
 
@@ -81,7 +83,11 @@ sm::SpecConfig config(const char* tree, sm::BacktrackPolicy p, int64_t budget,
   return c;
 }
 
-TEST(Backtrack, PoliciesLeaveBitIdenticalStatesEqualToSequentialDecoding) {
+// Once per SIMD target: the policies must leave bit-identical states on each.
+class Backtrack : public sm::test::PerSimdTarget {};
+SM_INSTANTIATE_PER_SIMD_TARGET(Backtrack);
+
+TEST_P(Backtrack, PoliciesLeaveBitIdenticalStatesEqualToSequentialDecoding) {
   for (Pair& p : *g_pairs) {
     const int64_t layer = p.target->config().ssm_state_floats() * 4;
     std::vector<sm::SpecConfig> cfgs = {
@@ -120,7 +126,7 @@ TEST(Backtrack, PoliciesLeaveBitIdenticalStatesEqualToSequentialDecoding) {
   }
 }
 
-TEST(Backtrack, HybridNeverExceedsItsBudget) {
+TEST_P(Backtrack, HybridNeverExceedsItsBudget) {
   for (Pair& p : *g_pairs) {
     const int L = p.target->config().n_layer;
     const int64_t layer = p.target->config().ssm_state_floats() * 4;
@@ -155,7 +161,7 @@ TEST(Backtrack, HybridNeverExceedsItsBudget) {
   }
 }
 
-TEST(Backtrack, AccountingOfSnapshotAndReplay) {
+TEST_P(Backtrack, AccountingOfSnapshotAndReplay) {
   Pair& p = (*g_pairs)[1];
   const int L = p.target->config().n_layer;
   const int64_t layer = p.target->config().ssm_state_floats() * 4;

@@ -23,6 +23,7 @@
 #include "core/spec/spec_decoder.h"
 #include "core/tokenizer/tokenizer.h"
 #include "core/spec/tree_verifier.h"
+#include "tests/core/simd_test_support.h"
 
 namespace fs = std::filesystem;
 
@@ -55,7 +56,8 @@ struct Pair {
   std::unique_ptr<sm::MambaModel> target, other, noisy;
 };
 
-class SpecLossless : public ::testing::Test {
+// Every test runs once per SIMD target: bit-exactness must hold on each.
+class SpecLossless : public sm::test::PerSimdTarget {
  protected:
   static void SetUpTestSuite() {
     dir_ = new fs::path(temp_dir("lossless"));
@@ -100,7 +102,7 @@ std::vector<int32_t> target_only(sm::MambaModel& m, int n) {
   return sm::generate(m, *tok, kPrompt, o).ids;
 }
 
-TEST_F(SpecLossless, GreedyOutputIsTokenIdenticalForEveryConfiguration) {
+TEST_P(SpecLossless, GreedyOutputIsTokenIdenticalForEveryConfiguration) {
   auto tok = sm::make_byte_tokenizer();
   const int n_tokens = 16;
   const std::vector<std::string> shapes = {"1,1,1,1", "2,2,1", "3,1", "[[0],[1],[2],[0,0],[0,1],[1,0],[0,0,0]]"};
@@ -147,7 +149,7 @@ TEST_F(SpecLossless, GreedyOutputIsTokenIdenticalForEveryConfiguration) {
   EXPECT_EQ(runs, 2 * 3 * 4 * 3 * 3 * 4);
 }
 
-TEST_F(SpecLossless, PerturbedDraftGivesPartialAcceptance) {
+TEST_P(SpecLossless, PerturbedDraftGivesPartialAcceptance) {
   // Guards the test above against a degenerate setup (all-or-nothing acceptance).
   auto tok = sm::make_byte_tokenizer();
   for (Pair& p : *pairs_) {
@@ -162,7 +164,7 @@ TEST_F(SpecLossless, PerturbedDraftGivesPartialAcceptance) {
   }
 }
 
-TEST_F(SpecLossless, EveryNodeLogitsAreBitIdenticalToSequentialDecode) {
+TEST_P(SpecLossless, EveryNodeLogitsAreBitIdenticalToSequentialDecode) {
   for (Pair& p : *pairs_) {
     sm::MambaModel& m = *p.target;
     const int V = m.vocab_size();
@@ -209,7 +211,7 @@ TEST_F(SpecLossless, EveryNodeLogitsAreBitIdenticalToSequentialDecode) {
   }
 }
 
-TEST_F(SpecLossless, WorksWithSeveralThreads) {
+TEST_P(SpecLossless, WorksWithSeveralThreads) {
   auto tok = sm::make_byte_tokenizer();
   for (Pair& p : *pairs_) {
     const auto want = target_only(*p.target, 16);
@@ -227,7 +229,7 @@ TEST_F(SpecLossless, WorksWithSeveralThreads) {
   }
 }
 
-TEST_F(SpecLossless, MismatchedVocabulariesAreRejected) {
+TEST_P(SpecLossless, MismatchedVocabulariesAreRejected) {
   sm::RandomModelSpec s = sm::random_model_preset("tiny-mamba1");
   s.vocab_size = 300;
   const fs::path d = *dir_ / "v300";
@@ -242,7 +244,11 @@ TEST_F(SpecLossless, MismatchedVocabulariesAreRejected) {
   }
 }
 
-TEST(SpecShippedPair, GreedyOutputMatchesTargetOnly) {
+SM_INSTANTIATE_PER_SIMD_TARGET(SpecLossless);
+
+class SpecShippedPair : public sm::test::PerSimdTarget {};
+
+TEST_P(SpecShippedPair, GreedyOutputMatchesTargetOnly) {
   const std::string t = sm::default_target_model(), d = sm::default_draft_model();
   if (!fs::exists(fs::path(t) / "config.json") || !fs::exists(fs::path(d) / "config.json"))
     GTEST_SKIP() << "shipped models not present";
@@ -267,5 +273,7 @@ TEST(SpecShippedPair, GreedyOutputMatchesTargetOnly) {
       EXPECT_GT(r.spec.mean_accepted(), 0.0);
     }
 }
+
+SM_INSTANTIATE_PER_SIMD_TARGET(SpecShippedPair);
 
 }  // namespace
