@@ -130,7 +130,9 @@ template <int TT>
 HWY_INLINE void SmallBatch(const float* x, const PackedMatrix& W, const float* bias, float* y,
                            int64_t ldy, int64_t v0, int64_t v1) {
   constexpr bool kInRegs = kSmallInRegs || TT == 2;  // two rows: measured faster in registers
-  constexpr int R = std::min(TT, kInRegs ? kPanelRows : kSmallRows);
+  // Balanced row tiles (7 = 4 + 3, 5 = 3 + 2), not a full tile and a sliver.
+  constexpr int kMax = kInRegs ? kPanelRows : kSmallRows;
+  constexpr int R = (TT + (TT + kMax - 1) / kMax - 1) / ((TT + kMax - 1) / kMax);
   Sweep<kInRegs, R, VectorsFor(kInRegs, R)>(x, TT, W, bias, y, ldy, v0, v1);
 }
 

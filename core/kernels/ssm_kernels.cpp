@@ -111,6 +111,19 @@ HWY_INLINE void Mamba2Rows(int64_t N, float* s, const float* x, const float* B, 
     dtx[r] = hn::Set(d, dt * x[r]);
     acc[r] = hn::Zero(d);
   }
+  if (N % kLanes == 0) {  // every public shape: whole vectors, no tail copies
+    for (int64_t i = 0; i < N; i += kLanes) {
+      const VF b = hn::LoadU(d, B + i), c = hn::LoadU(d, C + i);
+      for (int r = 0; r < R; ++r) {
+        float* sr = s + r * N + i;
+        const VF v = hn::MulAdd(hn::LoadU(d, sr), dAv, hn::Mul(dtx[r], b));
+        hn::StoreU(v, d, sr);
+        acc[r] = hn::MulAdd(v, c, acc[r]);
+      }
+    }
+    for (int r = 0; r < R; ++r) y[r] = hn::GetLane(hn::SumOfLanes(d, acc[r])) + Dh * x[r];
+    return;
+  }
   ForEachVector(N, [&](DF dd, int64_t i, int64_t n) {
     const VF b = LoadPart(dd, B + i, n), c = LoadPart(dd, C + i, n);
     for (int r = 0; r < R; ++r) {
