@@ -58,7 +58,7 @@ void cap_target(const std::string& level) {
       std::string have;
       for (const Level& o : kLevels)
         if (usable() & o.needs) have += (have.empty() ? "" : ", ") + std::string(o.name);
-      fail("SPECMAMBA_SIMD", "'" + level + "' is not supported by this CPU (it supports: " + have + ")");
+      fail("SPECMAMBA_SIMD", "'" + level + "' is not available on this CPU or in this build (available: " + have + ")");
     }
     hwy::DisableTargets(l.disabled);
     return;

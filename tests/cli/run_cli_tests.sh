@@ -65,6 +65,16 @@ expect_ok "eval text" "bits per byte" "$BIN" eval "$TMP/m2" --text "$TMP/t.txt"
 # bench
 out=$("$BIN" bench "$TMP/m2" --threads 1,2 --prompt-tokens 16 --decode-tokens 8 --repeats 1 --json)
 [[ $(json_get 'len(d["results"])' <<<"$out") == 2 ]] && ok || bad "bench --json: $out"
+[[ -n $(json_get 'd["simd_target"]' <<<"$out") ]] && ok || bad "bench --json simd_target: $out"
+
+# SIMD dispatch: info names the target, SPECMAMBA_SIMD caps it, a bad level is a clear error
+expect_ok "info prints the SIMD target" "simd target +[A-Z0-9_]+" "$BIN" info "$TMP/m2"
+out=$(SPECMAMBA_SIMD=scalar "$BIN" info "$TMP/m2" --json)
+[[ $(json_get 'd["simd_target"]' <<<"$out") =~ ^(SCALAR|EMU128)$ ]] && ok || bad "SPECMAMBA_SIMD=scalar: $out"
+expect_err "unknown SPECMAMBA_SIMD" "unknown SIMD level 'avx9'.*avx512\|avx2\|sse4\|scalar" env SPECMAMBA_SIMD=avx9 "$BIN" info "$TMP/m2"
+a=$(SPECMAMBA_SIMD=scalar "$BIN" generate "$TMP/m2" --prompt-ids 5,6 -n 10 --json | json_get 'd["ids"]')
+b=$("$BIN" generate "$TMP/m2" --prompt-ids 5,6 -n 10 --json | json_get 'd["ids"]')
+[[ -n "$a" && "$a" == "$b" ]] && ok || bad "greedy ids agree across SIMD targets on a random model: $a vs $b"
 
 # tokenize
 expect_ok "tokenize known encoding" "^12092,1533$" "$BIN" tokenize "$ROOT/data/gpt-neox-20b-tokenizer.json" --text "Hello world"
@@ -88,6 +98,7 @@ out=$("$BIN" generate --tree 1,1,1 --prompt "And God said" -n 12 --json)
 [[ $(json_get 'd["draft"].endswith("mamba2-draft") and d["mean_accepted"] >= 0' <<<"$out") == True ]] && ok || bad "--tree alone uses the shipped pair"
 out=$("$BIN" bench-spec "$TMP/m2" --draft "$TMP/m2b" -n 16 --trees "1,1;2,1" --backtrack replay --repeats 1 --json)
 [[ $(json_get 'len(d["rows"]) >= 3' <<<"$out") == True ]] && ok || bad "bench-spec --json rows: $(head -c 300 <<<"$out")"
+[[ -n $(json_get 'd["simd_target"]' <<<"$out") ]] && ok || bad "bench-spec --json simd_target"
 expect_err "zero tree width" "width" "$BIN" generate "$TMP/m2" --draft "$TMP/m2b" --prompt a --tree 2,0,1
 expect_err "unknown verify order" "verify" "$BIN" generate "$TMP/m2" --draft "$TMP/m2b" --prompt a --verify sideways
 expect_err "mismatched vocabularies" "vocabularies differ" "$BIN" generate "$G/mamba1-hf" --draft "$TMP/m2" --prompt-ids 1,2 -n 4
