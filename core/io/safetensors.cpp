@@ -228,8 +228,21 @@ std::shared_ptr<SafeTensorsFile> SafeTensorsFile::open(const std::string& path) 
   std::shared_ptr<SafeTensorsFile> f(new SafeTensorsFile());
   f->path_ = path;
   f->map_ = std::make_unique<MappedFile>(path);
-  const std::byte* base = f->map_->data();
-  const uint64_t size = f->map_->size();
+  parse(*f, f->map_->data(), f->map_->size(), path);
+  return f;
+}
+
+std::shared_ptr<SafeTensorsFile> SafeTensorsFile::from_bytes(const std::byte* data, size_t size,
+                                                             const std::string& where) {
+  std::shared_ptr<SafeTensorsFile> f(new SafeTensorsFile());
+  f->path_ = where;
+  parse(*f, data, size, where);
+  return f;
+}
+
+void SafeTensorsFile::parse(SafeTensorsFile& out, const std::byte* base, uint64_t size,
+                            const std::string& path) {
+  SafeTensorsFile* f = &out;
 
   if (size < 8)
     fail(path, "file is too short (" + std::to_string(size) +
@@ -373,7 +386,7 @@ std::shared_ptr<SafeTensorsFile> SafeTensorsFile::open(const std::string& path) 
       have_owner = true;
     }
   }
-  return f;
+  (void)f;
 }
 
 // ---------------------------------------------------------------------------

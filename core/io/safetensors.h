@@ -33,6 +33,10 @@ class MappedFile;
 class SafeTensorsFile {
  public:
   static std::shared_ptr<SafeTensorsFile> open(const std::string& path);
+  // The same checks over bytes in memory that the caller keeps alive (the
+  // tensors point into them); `where` names the source in errors. For fuzzing.
+  static std::shared_ptr<SafeTensorsFile> from_bytes(const std::byte* data, size_t size,
+                                                     const std::string& where);
   const std::string& path() const { return path_; }
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
@@ -40,6 +44,8 @@ class SafeTensorsFile {
 
  private:
   SafeTensorsFile() = default;
+  static void parse(SafeTensorsFile& out, const std::byte* base, uint64_t size,
+                    const std::string& path);
   std::string path_;
   std::unique_ptr<MappedFile> map_;
   std::vector<TensorInfo> tensors_;

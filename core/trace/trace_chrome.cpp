@@ -257,6 +257,12 @@ void write_trace(JsonWriter& w, const std::vector<Event>& events, const TraceMet
     w.num(lane_of(e.payload));
     w.raw(",\"args\":{");
     std::visit(ArgsWriter{w, e.step}, e.payload);
+    // A step's "dur" shows step_us; its own duration, if any, is kept for readers.
+    if (std::holds_alternative<StepSummary>(e.payload) && e.dur_us != 0) {
+      w.raw(",");
+      w.key("event_dur");
+      w.num(e.dur_us);
+    }
     w.raw("}}");
 
     if (const auto* p = std::get_if<FifoPush>(&e.payload)) {

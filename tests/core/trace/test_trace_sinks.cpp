@@ -16,6 +16,7 @@
 
 #include "core/io/error.h"
 #include "core/trace/spec_events.h"
+#include "core/trace/trace_chrome_reader.h"
 #include "core/trace/trace_hdf5_reader.h"
 
 // The HDF5 C API is used directly only to inspect the file layout; Debian's
@@ -633,6 +634,80 @@ TEST(Hdf5Trace, ReadingBadFilesErrors) {
 }
 
 // ---------------------------------------------------------------- timing
+
+TEST(ChromeTraceReader, RoundTripEveryEventType) {
+  TempDir tmp;
+  const std::string path = tmp.file("trace.json");
+  const auto events = many_events(500, 43);
+  {
+    auto sink = sm::make_chrome_trace_sink(path, {{"draft_model", "mamba-130m"}, {"note", "ünïcode"}});
+    for (const auto& e : events) sink->on_event(e);
+    sink->flush();
+  }
+  const auto back = sm::read_chrome_trace(path);
+  ASSERT_EQ(back.events.size(), events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    expect_same(events[i], back.events[i], i);
+    if (::testing::Test::HasFailure()) break;
+  }
+  std::map<std::string, std::string> m(back.metadata.begin(), back.metadata.end());
+  EXPECT_EQ(m["format"], "specmamba-trace");
+  EXPECT_EQ(m["version"], "1");
+  EXPECT_EQ(m["draft_model"], "mamba-130m");
+  EXPECT_EQ(m["note"], "ünïcode");
+}
+
+TEST(ChromeTraceReader, SampleRoundTripSortedByTime) {
+  TempDir tmp;
+  const std::string path = tmp.file("s.json");
+  auto events = sample_events();
+  {
+    auto sink = sm::make_chrome_trace_sink(path);
+    for (const auto& e : events) sink->on_event(e);
+  }
+  std::stable_sort(events.begin(), events.end(), [](const auto& a, const auto& b) { return a.t_us < b.t_us; });
+  const auto back = sm::read_chrome_trace(path);
+  ASSERT_EQ(back.events.size(), events.size());
+  for (size_t i = 0; i < events.size(); ++i) expect_same(events[i], back.events[i], i);
+}
+
+TEST(ChromeTraceReader, BadTracesErrorNamingTheProblem) {
+  auto expect_error = [](const std::string& text, const std::string& what) {
+    try {
+      sm::parse_chrome_trace(text, "t.json");
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const sm::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).rfind("t.json: ", 0), 0u) << e.what();
+    }
+  };
+  const std::string meta = R"("metadata":{"format":"specmamba-trace","version":1})";
+  expect_error("", "not valid JSON");
+  expect_error("[1,2]", "JSON object");
+  expect_error(R"({"traceEvents":[]})", "no 'metadata'");
+  expect_error(R"({"metadata":{"format":"perf"},"traceEvents":[]})", "not a SpecMamba trace");
+  expect_error(R"({"metadata":{"format":"specmamba-trace","version":7},"traceEvents":[]})", "newer");
+  expect_error("{" + meta + "}", "no 'traceEvents'");
+  expect_error("{" + meta + R"(,"traceEvents":[{"name":"x")", "not valid JSON");
+  expect_error("{" + meta + R"(,"traceEvents":[3]})", "event 0 is not an object");
+  expect_error("{" + meta + R"(,"traceEvents":[{"ph":"i"}]})", "needs string 'name'");
+  expect_error("{" + meta + R"(,"traceEvents":[{"name":"FifoPush","ph":"i","ts":1,"args":{"step":0,"layer":0,"tile":0,"node":0}}]})",
+               "event 0 (FifoPush) is missing 'live'");
+  expect_error("{" + meta + R"(,"traceEvents":[{"name":"FifoPush","ph":"i","ts":1,"args":{"step":0,"layer":"x","tile":0,"node":0,"live":1}}]})",
+               "'layer' must be an integer");
+  expect_error("{" + meta + R"(,"traceEvents":[{"name":"FifoPush","ph":"i","ts":1,"args":{"step":0,"layer":1e20,"tile":0,"node":0,"live":1}}]})",
+               "'layer' must be an integer");
+  expect_error("{" + meta + R"(,"traceEvents":[{"name":"FifoPush","ph":"i","ts":1,"args":{"step":9999999999,"layer":0,"tile":0,"node":0,"live":1}}]})",
+               "out of range");
+  expect_error("{" + meta + R"(,"traceEvents":[{"name":"Nope","ph":"i","ts":1,"args":{"step":0}}]})", "unknown type");
+  expect_error("{" + meta + R"(,"traceEvents":[{"name":"FifoPush","ph":"B","ts":1,"args":{}}]})", "phase 'B'");
+  expect_error("{" + meta + R"(,"traceEvents":[{"name":"Backtrack","ph":"i","ts":1,"args":{"step":0,"model":"gpu","policy":"x","bytes_kept":0,"replayed":0,"us":0}}]})",
+               "'model' must be");
+  EXPECT_THROW(sm::read_chrome_trace("/nonexistent/trace.json"), sm::Error);
+  // An empty trace is fine.
+  const auto t = sm::parse_chrome_trace("{" + meta + R"(,"traceEvents":[]})", "t.json");
+  EXPECT_TRUE(t.events.empty());
+}
 
 TEST(TraceSinks, MillionFifoEventsSerializeQuickly) {
   TempDir tmp;
