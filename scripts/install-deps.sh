@@ -11,6 +11,7 @@ PKGS=(
   libhdf5-dev libxrt-dev libxrt1 uuid-dev
   nlohmann-json3-dev libcli11-dev libhwy-dev libopenblas-dev
   libgtest-dev libbenchmark-dev
+  clang libclang-rt-14-dev
   xvfb xauth python3
 )
 missing=()

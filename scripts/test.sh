@@ -1,8 +1,29 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Sets up, builds and runs every test (GoogleTest, Qt Test offscreen, CLI).
+#   scripts/test.sh              Release build in build/
+#   scripts/test.sh --sanitize   ASan + UBSan build in build-asan/ (leak checking on; any
+#                                finding fails), the same test suite, GUI tests included
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${1:-}
 bash scripts/install-deps.sh
-bash scripts/build.sh
-cd build && ctest --output-on-failure -j"$(nproc)"
+case "$mode" in
+  "")
+    bash scripts/build.sh
+    cd build && ctest --output-on-failure -j"$(nproc)"
+    ;;
+  --sanitize)
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPECMAMBA_SANITIZE=ON \
+      -DSPECMAMBA_BENCH=OFF >/dev/null
+    cmake --build build-asan -j"$(nproc)"
+    export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
+    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+    export LSAN_OPTIONS="suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0"
+    cd build-asan && ctest --output-on-failure -j"$(nproc)"
+    ;;
+  *)
+    echo "usage: scripts/test.sh [--sanitize]" >&2
+    exit 2
+    ;;
+esac
