@@ -1,25 +1,26 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Builds the libFuzzer targets (clang, ASan + UBSan) into build-fuzz/ and runs them.
+# Builds the libFuzzer targets (clang, ASan + UBSan) into build-asan/ (the sanitizer test
+# build, scripts/test.sh --sanitize, shares it) and runs them.
 #   scripts/fuzz.sh --smoke [SECONDS]   every target for SECONDS (default 15): CI's smoke test
 #   scripts/fuzz.sh --runs N [TARGET]   every target (or one) until N executions (1000000 for the README)
 # Seeds: tests/fuzz/corpus/<target>/ plus the shipped files (models' config.json, safetensors
-# headers, the tokenizer, traces written by the CLI); the growing corpora stay in build-fuzz/.
-# A finding leaves its input as build-fuzz/findings/<target>/crash-* and fails the script.
+# headers, the tokenizer, traces written by the CLI); the growing corpora stay in build-asan/.
+# A finding leaves its input as build-asan/findings/<target>/crash-* and fails the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:---smoke}
 arg=${2:-}
 only=${3:-}
 bash scripts/install-deps.sh
-cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-  -DSPECMAMBA_FUZZ=ON -DSPECMAMBA_GUI=OFF -DSPECMAMBA_TESTS=OFF -DSPECMAMBA_BENCH=OFF >/dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
+  -DSPECMAMBA_SANITIZE=ON -DSPECMAMBA_FUZZ=ON -DSPECMAMBA_BENCH=OFF >/dev/null
 targets=(fuzz_safetensors fuzz_model_config fuzz_tokenizer_json fuzz_bpe_roundtrip fuzz_tree_shape
          fuzz_chrome_trace fuzz_hdf5_trace)
 [[ -n "$only" ]] && targets=("$only")
-B=build-fuzz
+B=build-asan
 mkdir -p $B
-cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}" specmamba >$B/build.log 2>&1 ||
+cmake --build $B -j"$(nproc)" --target "${targets[@]}" specmamba >$B/build.log 2>&1 ||
   { tail -40 $B/build.log; exit 1; }
 
 # Seed corpora: the committed seeds plus what the project ships.

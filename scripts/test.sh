@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # Sets up, builds and runs every test (GoogleTest, Qt Test offscreen, CLI).
 #   scripts/test.sh              Release build in build/
-#   scripts/test.sh --sanitize   ASan + UBSan build in build-asan/ (leak checking on; any
-#                                finding fails), the same test suite, GUI tests included
+#   scripts/test.sh --sanitize   clang ASan + UBSan build in build-asan/ (leak checking on; any
+#                                finding fails), the same test suite, GUI tests included; the
+#                                same build holds the libFuzzer targets (scripts/fuzz.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}
@@ -14,8 +15,8 @@ case "$mode" in
     cd build && ctest --output-on-failure -j"$(nproc)"
     ;;
   --sanitize)
-    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPECMAMBA_SANITIZE=ON \
-      -DSPECMAMBA_BENCH=OFF >/dev/null
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
+      -DSPECMAMBA_SANITIZE=ON -DSPECMAMBA_FUZZ=ON -DSPECMAMBA_BENCH=OFF >/dev/null
     cmake --build build-asan -j"$(nproc)"
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
