@@ -53,6 +53,8 @@ bool read_int_attr(hid_t obj, const char* name, int64_t& out) {
   return H5Aread(attr.get(), H5T_NATIVE_INT64, &out) >= 0;
 }
 
+void check_trace(hid_t file_id, const std::string& path);
+
 // Opens the file and checks that it is a SpecMamba trace this reader knows.
 Handle open_trace(const std::string& path) {
   std::error_code ec;
@@ -63,15 +65,32 @@ Handle open_trace(const std::string& path) {
   if (is_h5 == 0) fail(path, "not an HDF5 file");
   Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
   if (!file.ok()) h5fail(path, "cannot open HDF5 file");
+  check_trace(file.get(), path);
+  return file;
+}
+
+// An HDF5 file image in memory, through the core driver (copied, no backing file).
+Handle open_trace_image(const void* data, size_t size, const std::string& where) {
+  if (!data || size == 0) fail(where, "empty HDF5 image");
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  if (!fapl.ok() || H5Pset_fapl_core(fapl.get(), 1 << 16, 0) < 0 ||
+      H5Pset_file_image(fapl.get(), const_cast<void*>(data), size) < 0)
+    h5fail(where, "cannot set up an in-memory HDF5 file");
+  Handle file(H5Fopen(where.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
+  if (!file.ok()) h5fail(where, "not an HDF5 file image");
+  check_trace(file.get(), where);
+  return file;
+}
+
+void check_trace(hid_t file_id, const std::string& path) {
   std::string format;
-  if (!read_string_attr(file.get(), "format", format) || format != kFormat)
+  if (!read_string_attr(file_id, "format", format) || format != kFormat)
     fail(path, "not a SpecMamba trace (root attribute format != \"specmamba-trace\")");
   int64_t version = 0;
-  if (!read_int_attr(file.get(), "version", version)) fail(path, "trace has no integer version attribute");
+  if (!read_int_attr(file_id, "version", version)) fail(path, "trace has no integer version attribute");
   if (version < 1 || version > kVersion)
     fail(path, "unsupported trace version " + std::to_string(version) + " (this build reads version " +
                    std::to_string(kVersion) + ")");
-  return file;
 }
 
 template <class P>
@@ -120,11 +139,7 @@ void read_dataset(hid_t group, const std::string& path, std::vector<Event>& out,
   }
 }
 
-}  // namespace
-
-std::vector<Event> read_hdf5_trace(const std::string& path) {
-  QuietErrors quiet;
-  Handle file = open_trace(path);
+std::vector<Event> read_events(const Handle& file, const std::string& path) {
   const htri_t has_events = H5Lexists(file.get(), "events", H5P_DEFAULT);
   if (has_events <= 0) fail(path, "not a SpecMamba trace (no /events group)");
   Handle group(H5Gopen2(file.get(), "events", H5P_DEFAULT), H5Gclose);
@@ -146,9 +161,7 @@ std::vector<Event> read_hdf5_trace(const std::string& path) {
   return sorted;
 }
 
-TraceMetadata read_hdf5_trace_metadata(const std::string& path) {
-  QuietErrors quiet;
-  Handle file = open_trace(path);
+TraceMetadata read_metadata(const Handle& file, const std::string& path) {
   H5O_info_t info;
   if (H5Oget_info2(file.get(), &info, H5O_INFO_NUM_ATTRS) < 0) h5fail(path, "cannot read root attributes");
   TraceMetadata meta;
@@ -174,6 +187,28 @@ TraceMetadata read_hdf5_trace_metadata(const std::string& path) {
     else if (read_int_attr(file.get(), name.c_str(), iv)) meta.emplace_back(name, std::to_string(iv));
   }
   return meta;
+}
+
+}  // namespace
+
+std::vector<Event> read_hdf5_trace(const std::string& path) {
+  QuietErrors quiet;
+  return read_events(open_trace(path), path);
+}
+
+TraceMetadata read_hdf5_trace_metadata(const std::string& path) {
+  QuietErrors quiet;
+  return read_metadata(open_trace(path), path);
+}
+
+std::vector<Event> read_hdf5_trace_image(const void* data, size_t size, const std::string& where) {
+  QuietErrors quiet;
+  return read_events(open_trace_image(data, size, where), where);
+}
+
+TraceMetadata read_hdf5_trace_image_metadata(const void* data, size_t size, const std::string& where) {
+  QuietErrors quiet;
+  return read_metadata(open_trace_image(data, size, where), where);
 }
 
 }  // namespace sm

@@ -7,7 +7,6 @@
 // libhdf5's own binary parser is left to HDF5's maintainers: a corrupt
 // file's bytes exercise their code, not ours.
 #include <fuzzer/FuzzedDataProvider.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <string>
@@ -101,14 +100,15 @@ void dataset(FuzzedDataProvider& f, hid_t group, const std::vector<std::vector<M
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  // tmpfs when there is one: a file is written and read per input.
-  static const std::string path = std::string(access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") +
-                                  "/sm_fuzz_hdf5_" + std::to_string(::getpid()) + ".h5";
   static const auto layouts = all_members();
   FuzzedDataProvider f(data, size);
+  std::vector<uint8_t> image;
   {
     QuietErrors quiet;
-    Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+    // In memory (core driver, no backing store): the image is read back below.
+    Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+    H5Pset_fapl_core(fapl.get(), 1 << 16, 0);
+    Handle file(H5Fcreate("fuzz.h5", H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose);
     if (!file.ok()) return 0;
     switch (f.ConsumeIntegralInRange(0, 3)) {
       case 0: break;  // no format
@@ -135,9 +135,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       Handle g(H5Gcreate2(file.get(), "events", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
       for (int i = f.ConsumeIntegralInRange(0, 4); i > 0 && g.ok(); --i) dataset(f, g.get(), layouts);
     }
+    H5Fflush(file.get(), H5F_SCOPE_GLOBAL);
+    const ssize_t n = H5Fget_file_image(file.get(), nullptr, 0);
+    if (n <= 0) return 0;
+    image.resize(static_cast<size_t>(n));
+    if (H5Fget_file_image(file.get(), image.data(), image.size()) != n) return 0;
   }
-  sm::fuzz::expect_clean([&] { (void)sm::read_hdf5_trace(path); });
-  sm::fuzz::expect_clean([&] { (void)sm::read_hdf5_trace_metadata(path); });
-  std::remove(path.c_str());
+  sm::fuzz::expect_clean([&] { (void)sm::read_hdf5_trace_image(image.data(), image.size(), "fuzz.h5"); });
+  sm::fuzz::expect_clean([&] { (void)sm::read_hdf5_trace_image_metadata(image.data(), image.size(), "fuzz.h5"); });
   return 0;
 }

@@ -635,6 +635,26 @@ TEST(Hdf5Trace, ReadingBadFilesErrors) {
 
 // ---------------------------------------------------------------- timing
 
+TEST(Hdf5Trace, FileImageInMemoryReadsLikeTheFile) {
+  TempDir tmp;
+  const std::string path = tmp.file("img.h5");
+  const auto events = many_events(50, 44);
+  {
+    auto sink = sm::make_hdf5_sink(path, {{"k", "v"}});
+    for (const auto& e : events) sink->on_event(e);
+  }
+  std::ifstream f(path, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const auto back = sm::read_hdf5_trace_image(bytes.data(), bytes.size(), "image");
+  ASSERT_EQ(back.size(), events.size());
+  for (size_t i = 0; i < events.size(); ++i) expect_same(events[i], back[i], i);
+  const auto meta = sm::read_hdf5_trace_image_metadata(bytes.data(), bytes.size(), "image");
+  EXPECT_NE(std::find(meta.begin(), meta.end(), std::pair<std::string, std::string>("k", "v")), meta.end());
+  EXPECT_THROW(sm::read_hdf5_trace_image(bytes.data(), 100, "image"), sm::Error);
+  EXPECT_THROW(sm::read_hdf5_trace_image("not hdf5", 8, "image"), sm::Error);
+  EXPECT_THROW(sm::read_hdf5_trace_image(nullptr, 0, "image"), sm::Error);
+}
+
 TEST(ChromeTraceReader, RoundTripEveryEventType) {
   TempDir tmp;
   const std::string path = tmp.file("trace.json");
