@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,12 @@ namespace sm::cli {
 struct Common {
   bool json = false;
   int threads = 1;
+};
+
+// A mistake in how the command was called (exit status 2, like the parser's
+// own errors); runtime failures are sm::Error (exit status 1).
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
 };
 
 // Each subcommand registers itself and returns the function that runs it.

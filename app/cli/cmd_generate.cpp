@@ -67,20 +67,21 @@ Runner add_generate(CLI::App& app, Common& c) {
                   "token tree: widths per depth (\"4,2,2,1\"; a chain of k is \"1,...,1\"), a JSON "
                   "list of child-rank paths, or a .json file with one; without --draft the shipped "
                   "draft is used");
-  cmd->add_option("--verify", a->verify, "tree verification order: fifo, dfs or paths")->needs(d);
-  cmd->add_option("--tile", a->tile,
-                  "state tile for verification: channels (Mamba-1) / heads (Mamba-2); 0 = whole")
-      ->needs(d);
-  cmd->add_option("--backtrack", a->backtrack, "state backtracking: snapshot, replay or hybrid")
-      ->needs(d);
-  cmd->add_option("--budget", a->budget,
-                  "hybrid: bytes of stored node states per model and step (replay inputs come on top)")
-      ->needs(d);
-  cmd->add_option("--trace", a->trace, "write the speculative events: FILE.json (Chrome trace) or FILE.h5")
-      ->needs(d);
-  cmd->add_flag("--no-fifo-events", a->no_fifo_events, "leave the per-tile FIFO events out of the trace")
-      ->needs(d);
-  return [a, tree, &c] {
+  // Speculative options need --draft or --tree (which alone uses the shipped draft).
+  std::vector<CLI::Option*> spec_opts = {
+      cmd->add_option("--verify", a->verify, "tree verification order: fifo, dfs or paths"),
+      cmd->add_option("--tile", a->tile,
+                      "state tile for verification: channels (Mamba-1) / heads (Mamba-2); 0 = whole"),
+      cmd->add_option("--backtrack", a->backtrack, "state backtracking: snapshot, replay or hybrid"),
+      cmd->add_option("--budget", a->budget,
+                      "hybrid: bytes of stored node states per model and step (replay inputs come on top)"),
+      cmd->add_option("--trace", a->trace, "write the speculative events: FILE.json (Chrome trace) or FILE.h5"),
+      cmd->add_flag("--no-fifo-events", a->no_fifo_events, "leave the per-tile FIFO events out of the trace")};
+  return [a, tree, d, spec_opts, &c] {
+    if (d->count() == 0 && tree->count() == 0)
+      for (const CLI::Option* o : spec_opts)
+        if (o->count() > 0)
+          throw UsageError(o->get_name() + " needs --draft DIR or --tree SHAPE (speculative decoding)");
     // --tree alone means speculative decoding with the shipped draft.
     if (a->draft.empty() && tree->count() > 0) a->draft = default_draft_model();
     auto m = open_model(a->model, c.threads);

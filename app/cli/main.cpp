@@ -27,15 +27,27 @@ int main(int argc, char** argv) {
   reg(add_agree);
   reg(add_bench_spec);
   reg(add_random_model);
+  // Exit status: 0 success (and --help / --version), 1 runtime error, 2 usage error.
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);  // prints the message and the usage hint
+    return 2;
   }
   try {
     sm::simd::init_from_env();
     for (auto& [sub, run] : runners)
       if (sub->parsed()) return run();
+  } catch (const UsageError& e) {
+    std::cerr << "specmamba: usage error: " << e.what() << "\nRun with --help for more information."
+              << std::endl;
+    return 2;
   } catch (const sm::Error& e) {
     std::cerr << "specmamba: error: " << e.what() << std::endl;
     return 1;

@@ -53,6 +53,7 @@ std::unique_ptr<Tokenizer> load_tokenizer_for_model(const std::string& model_dir
     if (!fs::exists(path, ec)) fail(model_dir, "tokenizer file does not exist");
     return load_bpe_tokenizer(model_dir);
   }
+  if (!fs::exists(path, ec)) fail(model_dir, "no such model directory or tokenizer.json");
   const fs::path tj = path / "tokenizer.json";
   if (fs::exists(tj, ec)) return load_bpe_tokenizer(tj.string());
   return make_byte_tokenizer();

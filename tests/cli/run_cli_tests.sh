@@ -28,6 +28,12 @@ expect_err() {
   "$@" >"$TMP/out" 2>"$TMP/err"; local rc=$?
   if [[ $rc -ge 1 && $rc -lt 128 ]] && grep -qE -- "$pat" "$TMP/err"; then ok; else bad "$name (rc=$rc): $(head -c 400 "$TMP/err")"; fi
 }
+# expect_rc NAME RC PATTERN CMD... : exit status RC exactly and stderr matches PATTERN
+expect_rc() {
+  local name=$1 want=$2 pat=$3; shift 3
+  "$@" >"$TMP/out" 2>"$TMP/err"; local rc=$?
+  if [[ $rc -eq $want ]] && grep -qE -- "$pat" "$TMP/err"; then ok; else bad "$name (rc=$rc, want $want): $(head -c 400 "$TMP/err")"; fi
+}
 json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 "$BIN" random-model "$TMP/m1" --shape tiny-mamba1 >/dev/null || bad "random-model mamba1"
@@ -66,6 +72,17 @@ expect_ok "eval text" "bits per byte" "$BIN" eval "$TMP/m2" --text "$TMP/t.txt"
 out=$("$BIN" bench "$TMP/m2" --threads 1,2 --prompt-tokens 16 --decode-tokens 8 --repeats 1 --json)
 [[ $(json_get 'len(d["results"])' <<<"$out") == 2 ]] && ok || bad "bench --json: $out"
 [[ -n $(json_get 'd["simd_target"]' <<<"$out") ]] && ok || bad "bench --json simd_target: $out"
+
+# Exit status: 2 for usage errors (the parser's and ours), 1 for runtime errors, 0 for --help.
+expect_rc "bad number is a usage error" 2 "max-tokens" "$BIN" generate "$TMP/m2" --max-tokens abc
+expect_rc "unknown option is a usage error" 2 "bogus" "$BIN" generate "$TMP/m2" --bogus
+expect_rc "missing subcommand is a usage error" 2 "subcommand" "$BIN"
+expect_rc "--verify without --draft or --tree" 2 "needs --draft DIR or --tree" "$BIN" generate "$TMP/m2" --verify dfs
+expect_rc "missing model is a runtime error" 1 "error" "$BIN" info /nonexistent/model
+expect_rc "missing tokenizer path is an error" 1 "no such model directory or tokenizer" "$BIN" tokenize /nonexistent --text hi
+"$BIN" --help >/dev/null 2>&1 && ok || bad "--help exits 0"
+"$BIN" generate --tree 1,1 --verify dfs -n 4 --prompt "In" --json >/dev/null 2>"$TMP/err" && ok || bad "--tree alone takes --verify: $(cat "$TMP/err")"
+"$BIN" generate --tree 2,1 -n 4 --prompt "In" --trace "$TMP/t.json" >/dev/null 2>"$TMP/err" && [[ -s "$TMP/t.json" ]] && ok || bad "--tree alone takes --trace: $(cat "$TMP/err")"
 
 # SIMD dispatch: info names the target, SPECMAMBA_SIMD caps it, a bad level is a clear error
 expect_ok "info prints the SIMD target" "simd target +[A-Z0-9_]+" "$BIN" info "$TMP/m2"
