@@ -261,8 +261,9 @@ TreeShape TreeShape::parse(const std::string& spec) {
   }
   namespace fs = std::filesystem;
   const bool looks_like_file = t.size() > 5 && t.substr(t.size() - 5) == ".json";
+  std::error_code ec;  // the non-throwing overload: a name too long for a path is just not a file
   if (looks_like_file || (t.find_first_not_of("0123456789, ") != std::string::npos &&
-                          fs::exists(t))) {
+                          fs::exists(t, ec))) {
     std::ifstream f(t, std::ios::binary);
     if (!f) fail(t, "cannot open the tree file");
     std::ostringstream ss;

@@ -180,3 +180,18 @@ TEST(VerifySchedule, EveryNodeIsSteppedFromItsParentState) {
 }
 
 }  // namespace
+
+namespace {
+// Fuzzer finding (tests/fuzz/corpus/fuzz_tree_shape/regression-name-too-long):
+// a shape text longer than a file name made std::filesystem::exists throw
+// filesystem_error instead of the parser's own error.
+TEST(TreeShapeParse, TextLongerThanAFileNameIsAShapeError) {
+  const std::string path = std::string(SPECMAMBA_SOURCE_DIR) +
+                           "/tests/fuzz/corpus/fuzz_tree_shape/regression-name-too-long";
+  std::ifstream f(path, std::ios::binary);
+  const std::string input((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  ASSERT_GT(input.size(), 255u);
+  EXPECT_THROW(sm::TreeShape::parse(input), sm::Error);
+  EXPECT_THROW(sm::TreeShape::parse(std::string(5000, 'x') + ",2"), sm::Error);
+}
+}  // namespace
