@@ -7,7 +7,7 @@ SUDO=""
 [[ $(id -u) -eq 0 ]] || SUDO=sudo
 PKGS=(
   cmake g++ ccache make
-  qt6-base-dev libqcustomplot-dev libqcustomplot2.1-qt6
+  qt6-base-dev qt6-svg-dev libqcustomplot-dev libqcustomplot2.1-qt6
   libhdf5-dev libxrt-dev libxrt1 uuid-dev
   nlohmann-json3-dev libcli11-dev libhwy-dev libopenblas-dev
   libgtest-dev libbenchmark-dev

@@ -69,6 +69,31 @@ void plan_target_snapshots(BacktrackPolicy policy, int64_t budget, const TokenTr
     }
 }
 
+BacktrackEstimate estimate_target_backtrack(BacktrackPolicy policy, int64_t budget,
+                                            const TokenTree& tree, std::span<const int32_t> path,
+                                            const LayerStateGeometry& g) {
+  thread_local std::vector<uint8_t> mask;
+  plan_target_snapshots(policy, budget, tree, g.n_layer, g.layer_state_bytes, mask);
+  const int32_t n = tree.size();
+  int64_t blocks = 0;
+  for (uint8_t m : mask) blocks += m;
+  BacktrackEstimate e;
+  e.state_bytes = blocks * g.layer_state_bytes;
+  e.input_bytes = (int64_t{n} * g.n_layer - blocks) * g.replay_input_bytes +
+                  int64_t{n} * g.n_layer * g.conv_row_bytes;
+  const int32_t len = static_cast<int32_t>(path.size());
+  for (int l = 0; l < g.n_layer; ++l) {
+    int32_t start = 0;  // after the deepest stored state on the path
+    for (int32_t i = len - 1; i >= 0; --i)
+      if (mask[size_t(path[i]) * g.n_layer + l]) {
+        start = i + 1;
+        break;
+      }
+    e.replayed_steps += len - start;
+  }
+  return e;
+}
+
 int32_t backtrack_state(TreeForward& fwd, ModelState& state, std::span<const int32_t> path,
                         const std::function<const float*(int32_t, int)>& stored,
                         std::vector<float>& scratch) {

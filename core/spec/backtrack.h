@@ -78,6 +78,26 @@ struct BacktrackResult {
   double us = 0;
 };
 
+// The target's backtracking cost for one step, computed from the tree and the
+// accepted path alone (no model): what backtrack_state and the engine's
+// accounting report for the same policy and budget. The Studio uses it to
+// recompute a recorded run under another budget. `path` starts at the root.
+struct BacktrackEstimate {
+  int64_t state_bytes = 0;     // stored node states
+  int64_t input_bytes = 0;     // replay inputs of unstored (node, layer) + conv rows
+  int32_t replayed_steps = 0;  // (node, layer) scan steps recomputed
+};
+struct LayerStateGeometry {    // per model; the trace metadata carries it
+  int n_layer = 0;
+  int64_t layer_state_bytes = 0;   // one layer's SSM state
+  int64_t replay_input_bytes = 0;  // one (node, layer)'s scan inputs
+  int64_t conv_row_bytes = 0;      // one (node, layer)'s conv input row
+  int64_t state_units = 0;         // channels (Mamba-1) / heads (Mamba-2): what tiles split
+};
+BacktrackEstimate estimate_target_backtrack(BacktrackPolicy policy, int64_t budget,
+                                            const TokenTree& tree, std::span<const int32_t> path,
+                                            const LayerStateGeometry& g);
+
 // Sets `state` (the committed state the tree was computed from) to the state
 // after path.back(), where `path` is the chain of nodes from the first one
 // computed from `state`. stored(node, layer) returns a stored full-layer SSM

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "core/spec/agreement.h"
@@ -98,7 +99,7 @@ const std::vector<int32_t>& SpecDecoder::step() {
                                        cfg_.budget, sp_.greedy() ? nullptr : q_.data(), &ev_);
   const double t_verify = now_seconds();
   if (ev_.on())
-    ev_.emit(TreeDrafted{n, shape.max_depth(), ds.us}, t_step_us, ds.us);
+    ev_.post(TreeDrafted{n, shape.max_depth(), ds.us}, t_step_us, ds.us);
 
   // 2. Verify.
   TreeForward& tf = verifier_->forward();
@@ -128,7 +129,7 @@ const std::vector<int32_t>& SpecDecoder::step() {
         for (int32_t i = 0; i < V; ++i) sum += std::exp(double(row[i]) - mx);
         prob = static_cast<float>(std::exp(double(row[tree_.token[v]]) - mx) / sum);
       }
-      ev_.emit_now(NodeVerified{v, argmax_[v], prob});
+      ev_.post_now(NodeVerified{v, argmax_[v], prob});
     }
   }
   decisions_.clear();
@@ -144,7 +145,7 @@ const std::vector<int32_t>& SpecDecoder::step() {
     acc_ = accept_stochastic(tree_, p, q, sampler_, dec);
   }
   if (dec)
-    for (auto& d : decisions_) ev_.emit_now(d);
+    for (auto& d : decisions_) ev_.post_now(d);
   const double t_back = now_seconds();
 
   // 4. Backtrack both models.
@@ -164,11 +165,11 @@ const std::vector<int32_t>& SpecDecoder::step() {
   const char* policy = backtrack_policy_name(cfg_.backtrack);
   if (ev_.on()) {
     const double tb = (t_back - ev_.t0) * 1e6;
-    ev_.emit(Backtrack{ModelRole::Target, policy, tbt_.state_bytes + tbt_.input_bytes,
+    ev_.post(Backtrack{ModelRole::Target, policy, tbt_.state_bytes + tbt_.input_bytes,
                        (tbt_.replayed_steps + L - 1) / L, tbt_.us},
              tb, tbt_.us);
     const int Ld = draft_.config().n_layer;
-    ev_.emit(Backtrack{ModelRole::Draft, policy, dbt_.state_bytes + dbt_.input_bytes,
+    ev_.post(Backtrack{ModelRole::Draft, policy, dbt_.state_bytes + dbt_.input_bytes,
                        (dbt_.replayed_steps + Ld - 1) / Ld, dbt_.us},
              tb + tbt_.us, dbt_.us);
   }
@@ -214,9 +215,51 @@ const std::vector<int32_t>& SpecDecoder::step() {
     sum.state_bytes_written = vstats_.state_bytes_written;
     sum.redundant_nodes = vstats_.redundant_nodes;
     sum.step_us = (t_end - t_step) * 1e6;
-    ev_.emit(sum, t_step_us, sum.step_us);
+    sum.draft_us = (t_verify - t_step) * 1e6;
+    sum.verify_us = (t_accept - t_verify) * 1e6;
+    sum.accept_us = (t_back - t_accept) * 1e6;
+    sum.backtrack_us = (t_end - t_back) * 1e6;
+    ev_.post(sum, t_step_us, sum.step_us);
   }
   return out_;
+}
+
+namespace {
+LayerStateGeometry geometry_of(TreeForward& f, int n_layer) {
+  return {n_layer, f.layer_state_floats() * 4, f.replay_input_bytes(), f.conv_row_bytes(),
+          f.state_units()};
+}
+
+void add_geometry(EventSink& sink, const std::string& who, const LayerStateGeometry& g) {
+  sink.add_metadata(who + "_layers", std::to_string(g.n_layer));
+  sink.add_metadata(who + "_layer_state_bytes", std::to_string(g.layer_state_bytes));
+  sink.add_metadata(who + "_replay_input_bytes", std::to_string(g.replay_input_bytes));
+  sink.add_metadata(who + "_conv_row_bytes", std::to_string(g.conv_row_bytes));
+  sink.add_metadata(who + "_state_units", std::to_string(g.state_units));
+}
+
+std::string num_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+std::string join_ids(std::span<const int32_t> ids) {
+  std::string out;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(ids[i]);
+  }
+  return out;
+}
+}  // namespace
+
+LayerStateGeometry SpecDecoder::target_geometry() const {
+  return geometry_of(verifier_->forward(), target_.config().n_layer);
+}
+
+LayerStateGeometry SpecDecoder::draft_geometry() const {
+  return geometry_of(drafter_->forward(), draft_.config().n_layer);
 }
 
 SpecGenerateResult spec_generate(MambaModel& target, MambaModel& draft, const Tokenizer& tok,
@@ -237,6 +280,7 @@ SpecGenerateResult spec_generate(MambaModel& target, MambaModel& draft, const To
   r.stats.prefill_seconds = now_seconds() - t0;
 
   bool done = opt.max_tokens == 0;
+  size_t cut = 0;  // tokens of the last step not emitted
   auto emit = [&](int32_t id) {
     r.ids.push_back(id);
     const std::string bytes = tok.token_bytes(id);
@@ -260,13 +304,46 @@ SpecGenerateResult spec_generate(MambaModel& target, MambaModel& draft, const To
     t0 = now_seconds();
     const std::vector<int32_t>& toks = dec.step();
     r.stats.decode_seconds += now_seconds() - t0;
+    size_t kept = 0;
     for (int32_t id : toks) {
       emit(id);
+      ++kept;
       if (done) break;
     }
+    cut = toks.size() - kept;
   }
   r.stats.decode_steps = std::max<int64_t>(0, r.stats.generated - 1);
   res.spec = dec.stats();
+  // The statistics describe what was emitted: tokens of the last step cut off
+  // at max_tokens or EOS are not counted (the bonus token is the last one).
+  if (cut > 0) {
+    res.spec.emitted -= static_cast<int64_t>(cut);
+    const int64_t step_accepted = static_cast<int64_t>(dec.last_accept().path.size());
+    const int64_t kept_accepted = std::min<int64_t>(step_accepted, int64_t(dec.last_emitted()) - int64_t(cut));
+    res.spec.accepted -= step_accepted - kept_accepted;
+  }
+  if (sink) {
+    sink->add_metadata("tree", cfg.tree.spec);
+    sink->add_metadata("tree_nodes", std::to_string(cfg.tree.size()));
+    sink->add_metadata("verify", verify_order_name(cfg.verify));
+    sink->add_metadata("tile", std::to_string(cfg.tile));
+    sink->add_metadata("backtrack", backtrack_policy_name(cfg.backtrack));
+    sink->add_metadata("budget", std::to_string(cfg.budget));
+    sink->add_metadata("temperature", num_text(opt.sampling.temperature));
+    sink->add_metadata("top_k", std::to_string(opt.sampling.top_k));
+    sink->add_metadata("top_p", num_text(opt.sampling.top_p));
+    sink->add_metadata("seed", std::to_string(opt.sampling.seed));
+    sink->add_metadata("max_tokens", std::to_string(opt.max_tokens));
+    add_geometry(*sink, "target", dec.target_geometry());
+    add_geometry(*sink, "draft", dec.draft_geometry());
+    sink->add_metadata("prompt_tokens", std::to_string(prompt.size()));
+    sink->add_metadata("prompt_ids", join_ids(prompt));
+    sink->add_metadata("generated_ids", join_ids(r.ids));
+    sink->add_metadata("prefill_us", std::to_string(r.stats.prefill_seconds * 1e6));
+    sink->add_metadata("decode_seconds", std::to_string(r.stats.decode_seconds));
+    sink->add_metadata("stop_reason", r.stats.stop_reason);
+    sink->add_metadata("last_step_cut", std::to_string(cut));
+  }
   return res;
 }
 

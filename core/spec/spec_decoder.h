@@ -109,6 +109,11 @@ class SpecDecoder {
   // [n][V]; rows of nodes the last acceptance walk did not visit are stale
   // unless an event sink is attached (then every node's logits are computed).
   const std::vector<float>& last_logits() const { return logits_; }
+  // Per-model state sizes for backtracking estimates (trace metadata).
+  LayerStateGeometry target_geometry() const;
+  LayerStateGeometry draft_geometry() const;
+  // Tokens the last step emitted (accepted + bonus).
+  size_t last_emitted() const { return out_.size(); }
 
  private:
   const float* node_logits(int32_t node);
@@ -144,7 +149,10 @@ struct SpecGenerateResult {
 };
 
 // generate() with speculative decoding: same options, streaming, EOS and
-// cancellation behaviour.
+// cancellation behaviour. With a sink, the run's settings and results are
+// added to the trace metadata (docs/traces.md lists the keys):
+// tree, verify, tile, backtrack, budget, sampling, max_tokens, per-model state
+// geometry, prompt_ids, generated_ids, prefill_us, stop_reason, ...
 SpecGenerateResult spec_generate(MambaModel& target, MambaModel& draft, const Tokenizer& tok,
                                  std::span<const int32_t> prompt, const GenerateOptions& opt,
                                  const SpecConfig& cfg, EventSink* sink = nullptr,

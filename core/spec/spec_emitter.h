@@ -20,7 +20,8 @@ struct SpecEmitter {
   bool on() const { return sink != nullptr; }
   bool fifo() const { return sink != nullptr && verbose; }
   double now_us() const { return (now_seconds() - t0) * 1e6; }
-  void emit(EventPayload p, double t_us, double dur_us = 0.0) const {
+  // (Not "emit": Qt defines it as a macro and core headers reach Qt code.)
+  void post(EventPayload p, double t_us, double dur_us = 0.0) const {
     Event e;
     e.t_us = t_us;
     e.dur_us = dur_us;
@@ -28,7 +29,7 @@ struct SpecEmitter {
     e.payload = std::move(p);
     sink->on_event(e);
   }
-  void emit_now(EventPayload p) const { emit(std::move(p), now_us()); }
+  void post_now(EventPayload p) const { post(std::move(p), now_us()); }
 };
 
 }  // namespace sm

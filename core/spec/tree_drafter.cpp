@@ -73,7 +73,7 @@ void TreeDrafter::propose(TokenTree& tree, int32_t t, const float* row, const Sa
     const int32_t c = fc + i;
     fwd_.set_token(c + off_, tree.token[c]);
     if (ev && ev->on())
-      ev->emit_now(NodeDrafted{c, t, shape_.depth[c], tree.token[c], tree.draft_prob[c]});
+      ev->post_now(NodeDrafted{c, t, shape_.depth[c], tree.token[c], tree.draft_prob[c]});
   }
 }
 

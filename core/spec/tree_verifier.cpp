@@ -43,7 +43,7 @@ struct ScheduleBuilder {
       free_slots.pop_back();
       return id;
     }
-    s.slots = std::max<int32_t>(s.slots, next + 1);
+    s.slot_count = std::max<int32_t>(s.slot_count, next + 1);
     return next++;
   }
   void op(ScanOp::Kind k, int32_t node, int16_t slot, int16_t src = 0, bool first = false) {
@@ -179,7 +179,7 @@ void TreeVerifier::plan_execution(int threads) {
   }
   // One arena per chunk the pool may hand out (ThreadPool::max_chunks()).
   arenas_.resize(std::max(1, fwd_.model().pool().max_chunks()));
-  for (auto& a : arenas_) a.assign(size_t(sched_.slots) * tile_units_ * fwd_.unit_floats(), 0.0f);
+  for (auto& a : arenas_) a.assign(size_t(sched_.slot_count) * tile_units_ * fwd_.unit_floats(), 0.0f);
 }
 
 void TreeVerifier::walk(int l, int tile_index, int64_t u0, int64_t u1, float* arena,
@@ -202,10 +202,10 @@ void TreeVerifier::walk(int l, int tile_index, int64_t u0, int64_t u1, float* ar
           if (float* dst = store.at(op.node, l)) std::memcpy(dst + u0 * uf, slot, bytes);
         break;
       case ScanOp::Push:
-        if (events) ev->emit_now(FifoPush{l, tile_index, op.node, op.live});
+        if (events) ev->post_now(FifoPush{l, tile_index, op.node, op.live});
         break;
       case ScanOp::Pop:
-        if (events) ev->emit_now(FifoPop{l, tile_index, op.node, op.live});
+        if (events) ev->post_now(FifoPop{l, tile_index, op.node, op.live});
         break;
       case ScanOp::Free:
         break;
@@ -254,8 +254,8 @@ VerifyStats TreeVerifier::verify(const TokenTree& tree, const ModelState& commit
   const int64_t layer_bytes = fwd_.layer_state_floats() * 4;
   const int64_t max_tile = tiles_.front().second - tiles_.front().first;
   s.tiles = tiles();
-  s.peak_live_states = sched_.slots;
-  s.peak_live_bytes = int64_t{sched_.slots} * max_tile * fwd_.unit_floats() * 4;
+  s.peak_live_states = sched_.slot_count;
+  s.peak_live_bytes = int64_t{sched_.slot_count} * max_tile * fwd_.unit_floats() * 4;
   s.state_bytes_read = int64_t{c.n_layer} * (sched_.loads * layer_bytes + c.conv_state_floats() * 4);
   s.state_bytes_written = store.bytes();
   s.redundant_nodes = sched_.steps - n;

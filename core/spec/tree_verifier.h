@@ -49,7 +49,7 @@ struct ScanOp {
 
 struct VerifySchedule {
   std::vector<ScanOp> ops;
-  int32_t slots = 0;  // distinct state slots = peak live states
+  int32_t slot_count = 0;  // distinct state slots = peak live states (not "slots": a Qt macro)
   int32_t loads = 0;  // committed-state loads per tile
   int32_t steps = 0;  // node scan steps per tile
   static VerifySchedule build(const TreeShape& shape, VerifyOrder order);

@@ -30,6 +30,12 @@ void BufferedTraceSink::on_event(const Event& e) {
   dirty_ = true;
 }
 
+void BufferedTraceSink::add_metadata(const std::string& key, const std::string& value) {
+  std::lock_guard lk(mu_);
+  set_metadata(meta_, key, value);
+  dirty_ = true;
+}
+
 void BufferedTraceSink::flush() {
   std::lock_guard lk(mu_);
   write_locked();

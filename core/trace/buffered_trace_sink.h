@@ -18,6 +18,7 @@ class BufferedTraceSink : public EventSink {
   ~BufferedTraceSink() override;  // never throws; reports to stderr
   void on_event(const Event& e) override;
   void flush() override;
+  void add_metadata(const std::string& key, const std::string& value) override;
 
  protected:
   // Writes the complete trace to `tmp`; throws sm::Error on failure.

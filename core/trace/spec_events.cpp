@@ -47,6 +47,26 @@ size_t MemoryEventSink::size() const {
 void MemoryEventSink::clear() {
   std::lock_guard lk(mu_);
   std::vector<Event>().swap(events_);  // also release the memory
+  meta_.clear();
+}
+
+void MemoryEventSink::add_metadata(const std::string& key, const std::string& value) {
+  std::lock_guard lk(mu_);
+  set_metadata(meta_, key, value);
+}
+
+TraceMetadata MemoryEventSink::metadata() const {
+  std::lock_guard lk(mu_);
+  return meta_;
+}
+
+void set_metadata(TraceMetadata& meta, const std::string& key, const std::string& value) {
+  for (auto& [k, v] : meta)
+    if (k == key) {
+      v = value;
+      return;
+    }
+  meta.emplace_back(key, value);
 }
 
 }  // namespace sm

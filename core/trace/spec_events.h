@@ -69,6 +69,8 @@ struct StepSummary {
   int64_t state_bytes_written = 0;
   int32_t redundant_nodes = 0;
   double step_us = 0;
+  // The step's phases, in this order from the step's start (the timeline).
+  double draft_us = 0, verify_us = 0, accept_us = 0, backtrack_us = 0;
 };
 
 using EventPayload = std::variant<TreeDrafted, NodeDrafted, FifoPush, FifoPop, NodeVerified,
@@ -85,11 +87,24 @@ struct Event {
 // "AcceptDecision", "Backtrack", "StepSummary".
 const char* event_name(const EventPayload& p);
 
+// Optional key/value pairs stored with a trace (model names, policy, ...):
+// Chrome "metadata" entries, HDF5 string attributes on the root group.
+using TraceMetadata = std::vector<std::pair<std::string, std::string>>;
+// Sets key to value: replaces an existing entry in place, else appends.
+void set_metadata(TraceMetadata& meta, const std::string& key, const std::string& value);
+
 class EventSink {
  public:
   virtual ~EventSink() = default;
   virtual void on_event(const Event& e) = 0;
   virtual void flush() {}
+  // A key/value pair known only after the run started (prefill time, output
+  // ids, ...): file sinks store it with the trace; a later value for the same
+  // key replaces the earlier one.
+  virtual void add_metadata(const std::string& key, const std::string& value) {
+    (void)key;
+    (void)value;
+  }
 };
 
 // Thread-safe in-memory recorder: the engine appends from a worker thread,
@@ -102,16 +117,16 @@ class MemoryEventSink : public EventSink {
   // (the sink was cleared meanwhile) restarts from 0.
   std::vector<Event> take_since(size_t& cursor) const;
   size_t size() const;
-  void clear();
+  void clear();  // events and metadata
+  void add_metadata(const std::string& key, const std::string& value) override;
+  TraceMetadata metadata() const;
 
  private:
   mutable std::mutex mu_;
   std::vector<Event> events_;
+  TraceMetadata meta_;
 };
 
-// Optional key/value pairs stored with a trace (model names, policy, ...):
-// Chrome "metadata" entries, HDF5 string attributes on the root group.
-using TraceMetadata = std::vector<std::pair<std::string, std::string>>;
 
 // Both file sinks buffer the events (thread-safe on_event) and write the whole
 // file on flush(); flush() may be called repeatedly (each rewrites the file
@@ -138,6 +153,9 @@ class MultiSink : public EventSink {
   }
   void flush() override {
     for (auto* s : sinks_) s->flush();
+  }
+  void add_metadata(const std::string& key, const std::string& value) override {
+    for (auto* s : sinks_) s->add_metadata(key, value);
   }
   bool empty() const { return sinks_.empty(); }
 

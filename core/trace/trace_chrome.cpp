@@ -185,6 +185,10 @@ struct ArgsWriter {
     field("state_bytes_written", p.state_bytes_written);
     field("redundant_nodes", p.redundant_nodes);
     field("step_us", p.step_us);
+    field("draft_us", p.draft_us);
+    field("verify_us", p.verify_us);
+    field("accept_us", p.accept_us);
+    field("backtrack_us", p.backtrack_us);
   }
 };
 

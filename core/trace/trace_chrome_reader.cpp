@@ -88,6 +88,10 @@ EventPayload payload_of(const std::string& name, const Args& a, int32_t& step) {
     StepSummary s{a.i32("step"), a.i32("tree_nodes"), a.i32("accepted"), a.i32("emitted"),
                   a.i32("bonus_token"), a.i32("peak_live_states"), a.i64("state_bytes_read"),
                   a.i64("state_bytes_written"), a.i32("redundant_nodes"), a.num("step_us")};
+    // Phase times arrived later than the format: traces without them read as 0.
+    for (auto [key, dst] : {std::pair{"draft_us", &s.draft_us}, {"verify_us", &s.verify_us},
+                            {"accept_us", &s.accept_us}, {"backtrack_us", &s.backtrack_us}})
+      if (a.has(key)) *dst = a.num(key);
     if (a.has("event_step")) step = a.i32("event_step");
     return s;
   }

@@ -161,6 +161,7 @@ struct RowStepSummary {
   int64_t state_bytes_read, state_bytes_written;
   int32_t redundant_nodes;
   double step_us;
+  double draft_us, verify_us, accept_us, backtrack_us;
   uint64_t seq;
 };
 
@@ -320,6 +321,10 @@ struct Layout<StepSummary> {
             {"state_bytes_written", offsetof(Row, state_bytes_written), Kind::I64},
             {"redundant_nodes", offsetof(Row, redundant_nodes), Kind::I32},
             {"step_us", offsetof(Row, step_us), Kind::F64},
+            {"draft_us", offsetof(Row, draft_us), Kind::F64},
+            {"verify_us", offsetof(Row, verify_us), Kind::F64},
+            {"accept_us", offsetof(Row, accept_us), Kind::F64},
+            {"backtrack_us", offsetof(Row, backtrack_us), Kind::F64},
             SM_H5_SEQ(Row)};
   }
   static void fill(Row& r, const StepSummary& p) {
@@ -333,6 +338,10 @@ struct Layout<StepSummary> {
     r.state_bytes_written = p.state_bytes_written;
     r.redundant_nodes = p.redundant_nodes;
     r.step_us = p.step_us;
+    r.draft_us = p.draft_us;
+    r.verify_us = p.verify_us;
+    r.accept_us = p.accept_us;
+    r.backtrack_us = p.backtrack_us;
   }
   static StepSummary payload(const Row& r) {
     StepSummary s;
@@ -346,6 +355,10 @@ struct Layout<StepSummary> {
     s.state_bytes_written = r.state_bytes_written;
     s.redundant_nodes = r.redundant_nodes;
     s.step_us = r.step_us;
+    s.draft_us = r.draft_us;
+    s.verify_us = r.verify_us;
+    s.accept_us = r.accept_us;
+    s.backtrack_us = r.backtrack_us;
     return s;
   }
 };

@@ -154,6 +154,22 @@ TEST_P(Backtrack, HybridNeverExceedsItsBudget) {
           EXPECT_EQ(t.replayed_steps, 0);  // pure snapshot
         }
         EXPECT_EQ(d.last_verify().state_bytes_written, t.state_bytes);
+        // The model-free estimate (the Studio's what-if) agrees with the engine.
+        std::vector<int32_t> path{0};
+        for (int32_t v : d.last_accept().path) path.push_back(v);
+        for (auto policy : {sm::BacktrackPolicy::Hybrid, sm::BacktrackPolicy::Snapshot,
+                            sm::BacktrackPolicy::Replay}) {
+          const sm::BacktrackEstimate e =
+              sm::estimate_target_backtrack(policy, budget, d.last_tree(), path, d.target_geometry());
+          if (policy != sm::BacktrackPolicy::Hybrid) {
+            EXPECT_EQ(e.state_bytes, policy == sm::BacktrackPolicy::Snapshot ? n * L * layer : 0);
+            EXPECT_EQ(e.replayed_steps, policy == sm::BacktrackPolicy::Snapshot ? 0 : t.path_nodes * L);
+            continue;
+          }
+          EXPECT_EQ(e.state_bytes, t.state_bytes) << budget;
+          EXPECT_EQ(e.input_bytes, t.input_bytes) << budget;
+          EXPECT_EQ(e.replayed_steps, t.replayed_steps) << budget;
+        }
       }
       EXPECT_LE(d.stats().target_state_bytes_max, budget);
       EXPECT_LE(d.stats().draft_state_bytes_max, budget);

@@ -114,7 +114,7 @@ TEST(VerifySchedule, ChainNeedsOneLiveStateInEveryOrder) {
   const TreeShape c = TreeShape::parse("1,1,1,1");
   for (auto o : {sm::VerifyOrder::Paths, sm::VerifyOrder::Dfs, sm::VerifyOrder::Fifo}) {
     const auto s = sm::VerifySchedule::build(c, o);
-    EXPECT_EQ(s.slots, 1) << sm::verify_order_name(o);
+    EXPECT_EQ(s.slot_count, 1) << sm::verify_order_name(o);
     EXPECT_EQ(s.loads, 1);
     EXPECT_EQ(s.steps, 5);
   }
@@ -125,7 +125,7 @@ TEST(VerifySchedule, PathsRecomputesSharedPrefixes) {
   const auto p = sm::VerifySchedule::build(t, sm::VerifyOrder::Paths);
   EXPECT_EQ(p.loads, 4);
   EXPECT_EQ(p.steps, 4 * 3);  // redundant = 12 - 7 = 5
-  EXPECT_EQ(p.slots, 4);      // the naive batch: one full state per path
+  EXPECT_EQ(p.slot_count, 4);      // the naive batch: one full state per path
   const auto d = sm::VerifySchedule::build(t, sm::VerifyOrder::Dfs);
   EXPECT_EQ(d.loads, 1);
   EXPECT_EQ(d.steps, 7);
@@ -133,16 +133,16 @@ TEST(VerifySchedule, PathsRecomputesSharedPrefixes) {
   EXPECT_EQ(f.loads, 1);
   EXPECT_EQ(f.steps, 7);
   // dfs holds the root-to-node stack; fifo the frontier of parents.
-  EXPECT_EQ(d.slots, 3);
-  EXPECT_EQ(f.slots, 3);
-  EXPECT_LT(f.slots, p.slots);
+  EXPECT_EQ(d.slot_count, 3);
+  EXPECT_EQ(f.slot_count, 3);
+  EXPECT_LT(f.slot_count, p.slot_count);
   const TreeShape t422 = TreeShape::parse("4,2,2");
-  EXPECT_EQ(sm::VerifySchedule::build(t422, sm::VerifyOrder::Paths).slots, 16);
-  EXPECT_EQ(sm::VerifySchedule::build(t422, sm::VerifyOrder::Fifo).slots, 9);
+  EXPECT_EQ(sm::VerifySchedule::build(t422, sm::VerifyOrder::Paths).slot_count, 16);
+  EXPECT_EQ(sm::VerifySchedule::build(t422, sm::VerifyOrder::Fifo).slot_count, 9);
   const TreeShape wide = TreeShape::parse("4,2,2,1");
   // fifo: the 16 depth-3 states are live at once; dfs: one state per level.
-  EXPECT_EQ(sm::VerifySchedule::build(wide, sm::VerifyOrder::Fifo).slots, 16);
-  EXPECT_EQ(sm::VerifySchedule::build(wide, sm::VerifyOrder::Dfs).slots, 4);
+  EXPECT_EQ(sm::VerifySchedule::build(wide, sm::VerifyOrder::Fifo).slot_count, 16);
+  EXPECT_EQ(sm::VerifySchedule::build(wide, sm::VerifyOrder::Dfs).slot_count, 4);
 }
 
 TEST(VerifySchedule, EveryNodeIsSteppedFromItsParentState) {
@@ -151,7 +151,7 @@ TEST(VerifySchedule, EveryNodeIsSteppedFromItsParentState) {
     for (auto o : {sm::VerifyOrder::Paths, sm::VerifyOrder::Dfs, sm::VerifyOrder::Fifo}) {
       const TreeShape t = TreeShape::parse(spec);
       const auto s = sm::VerifySchedule::build(t, o);
-      std::vector<int32_t> slot_node(s.slots, -2);  // node whose state the slot holds (-1 = committed)
+      std::vector<int32_t> slot_node(s.slot_count, -2);  // node whose state the slot holds (-1 = committed)
       std::vector<int> computed(t.size(), 0);
       for (const auto& op : s.ops) {
         switch (op.kind) {
@@ -168,7 +168,7 @@ TEST(VerifySchedule, EveryNodeIsSteppedFromItsParentState) {
             break;
           case sm::ScanOp::Free: slot_node[op.slot] = -2; break;
         }
-        EXPECT_LE(op.live, s.slots);
+        EXPECT_LE(op.live, s.slot_count);
       }
       for (int32_t v = 0; v < t.size(); ++v) {
         EXPECT_GE(computed[v], 1);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -85,6 +86,10 @@ std::vector<sm::Event> sample_events() {
   s.state_bytes_written = (1LL << 33) + 5;
   s.redundant_nodes = 2;
   s.step_us = 120.25;
+  s.draft_us = 20.5;
+  s.verify_us = 80.25;
+  s.accept_us = 4.0;
+  s.backtrack_us = 15.5;
   v.push_back(ev(9.0, 0, 0, s));  // ts = start of the step, dur = step_us
   return v;
 }
@@ -137,6 +142,10 @@ void expect_same(const sm::Event& a, const sm::Event& b, size_t i) {
           EXPECT_EQ(x.emitted, y.emitted);
           EXPECT_EQ(x.bonus_token, y.bonus_token);
           EXPECT_EQ(x.peak_live_states, y.peak_live_states);
+          EXPECT_EQ(x.draft_us, y.draft_us);
+          EXPECT_EQ(x.verify_us, y.verify_us);
+          EXPECT_EQ(x.accept_us, y.accept_us);
+          EXPECT_EQ(x.backtrack_us, y.backtrack_us);
           EXPECT_EQ(x.state_bytes_read, y.state_bytes_read);
           EXPECT_EQ(x.state_bytes_written, y.state_bytes_written);
           EXPECT_EQ(x.redundant_nodes, y.redundant_nodes);
@@ -350,7 +359,11 @@ TEST(ChromeTrace, PhasesLanesArgsCounters) {
                                  {"state_bytes_read", 1LL << 40},
                                  {"state_bytes_written", (1LL << 33) + 5},
                                  {"redundant_nodes", 2},
-                                 {"step_us", 120.25}}));
+                                 {"step_us", 120.25},
+                                 {"draft_us", 20.5},
+                                 {"verify_us", 80.25},
+                                 {"accept_us", 4.0},
+                                 {"backtrack_us", 15.5}}));
 
   // Counters: live states after push (5) and pop (4), accepted tokens (3).
   std::vector<std::pair<std::string, json>> got;
@@ -538,7 +551,8 @@ TEST(Hdf5Trace, FileLayout) {
       {"backtrack", {"t_us", "dur_us", "step", "model", "policy", "bytes_kept", "replayed", "us", "seq"}},
       {"step_summary",
        {"t_us", "dur_us", "step", "summary_step", "tree_nodes", "accepted", "emitted", "bonus_token",
-        "peak_live_states", "state_bytes_read", "state_bytes_written", "redundant_nodes", "step_us", "seq"}},
+        "peak_live_states", "state_bytes_read", "state_bytes_written", "redundant_nodes", "step_us",
+        "draft_us", "verify_us", "accept_us", "backtrack_us", "seq"}},
   };
   for (const auto& [name, fields] : expected) {
     SCOPED_TRACE(name);
@@ -762,3 +776,33 @@ TEST(TraceSinks, MillionFifoEventsSerializeQuickly) {
 }
 
 }  // namespace
+
+// Metadata known only after the run (prefill time, output ids) reaches both
+// file formats and the in-memory sink; a later value replaces an earlier one.
+TEST(TraceSinks, LateMetadataIsStoredAndReplaces) {
+  TempDir tmp;
+  const std::string json_path = tmp.file("late.json"), h5_path = tmp.file("late.h5");
+  sm::MemoryEventSink mem;
+  {
+    auto chrome = sm::make_chrome_trace_sink(json_path, {{"tree", "2,2,1"}});
+    auto h5 = sm::make_hdf5_sink(h5_path, {{"tree", "2,2,1"}});
+    sm::MultiSink all;
+    all.add(chrome.get());
+    all.add(h5.get());
+    all.add(&mem);
+    for (const auto& e : sample_events()) all.on_event(e);
+    all.add_metadata("prefill_us", "12.5");
+    all.add_metadata("tree", "4,2,2");
+    all.flush();
+  }
+  const auto chrome = sm::read_chrome_trace(json_path);
+  for (const sm::TraceMetadata& meta :
+       {chrome.metadata, sm::read_hdf5_trace_metadata(h5_path), mem.metadata()}) {
+    std::map<std::string, std::string> m(meta.begin(), meta.end());
+    EXPECT_EQ(m["prefill_us"], "12.5");
+    EXPECT_EQ(m["tree"], "4,2,2");
+    EXPECT_EQ(std::count_if(meta.begin(), meta.end(), [](const auto& kv) { return kv.first == "tree"; }), 1);
+  }
+  mem.clear();
+  EXPECT_TRUE(mem.metadata().empty());
+}
