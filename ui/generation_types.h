@@ -9,10 +9,13 @@
 #include <QVector>
 
 #include <cstdint>
+#include <memory>
 
 #include "core/model/sampler.h"
 
 namespace sm::ui {
+
+struct RunRecord;
 
 // What the model bar and the status line show about a loaded model.
 struct ModelInfo {
@@ -91,6 +94,8 @@ struct GenerationSummary {
   int64_t drafted = 0;     // draft tokens proposed
   double mean_accepted = 0.0;    // accepted per pass
   double tokens_per_pass = 0.0;  // accepted + bonus per pass
+  // The whole run for the views and the run list (built in the job thread).
+  std::shared_ptr<const RunRecord> record;
 };
 
 // "12.3 kB", "4.56 MB", ...

@@ -6,6 +6,7 @@
 #include "ui/generation_worker.h"
 
 #include <QFile>
+#include <QRegularExpression>
 
 #include <algorithm>
 #include <exception>
@@ -18,6 +19,8 @@
 #include "core/model/mamba_model.h"
 #include "core/io/model_config.h"
 #include "core/tokenizer/tokenizer.h"
+#include "core/trace/spec_events.h"
+#include "ui/models/run_record.h"
 
 namespace sm::ui {
 
@@ -35,6 +38,48 @@ QString what_of(std::exception_ptr e) {
   } catch (...) {
     return QStringLiteral("unknown error");
   }
+}
+
+SpecConfig spec_config(const SpecRequest& r) {
+  SpecConfig cfg;
+  cfg.tree = TreeShape::parse(r.tree.trimmed().toStdString());
+  cfg.verify = parse_verify_order(r.verify.toStdString());
+  cfg.backtrack = parse_backtrack_policy(r.backtrack.toStdString());
+  cfg.budget = r.budget;
+  cfg.tile = r.tile;
+  cfg.validate();
+  return cfg;
+}
+
+std::string join_ids(const std::vector<int32_t>& ids) {
+  std::string out;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(ids[i]);
+  }
+  return out;
+}
+
+// A target-only run has no event stream; its record carries the settings and
+// figures (the run list's baseline) in the same metadata keys as a trace.
+RunRecord plain_run_record(const GenerationRequest& req, const QString& model_path,
+                           const GenerateResult& r, const std::vector<int32_t>& prompt,
+                           std::shared_ptr<const Tokenizer> tok, int threads) {
+  TraceMetadata m = {{"target", model_path.toStdString()},
+                     {"threads", std::to_string(threads)},
+                     {"prompt", req.prompt.toStdString()},
+                     {"temperature", std::to_string(req.sampling.temperature)},
+                     {"top_k", std::to_string(req.sampling.top_k)},
+                     {"top_p", std::to_string(req.sampling.top_p)},
+                     {"seed", std::to_string(req.sampling.seed)},
+                     {"max_tokens", std::to_string(req.max_tokens)},
+                     {"prompt_tokens", std::to_string(prompt.size())},
+                     {"prompt_ids", join_ids(prompt)},
+                     {"generated_ids", join_ids(r.ids)},
+                     {"prefill_us", std::to_string(r.stats.prefill_seconds * 1e6)},
+                     {"decode_seconds", std::to_string(r.stats.decode_seconds)},
+                     {"stop_reason", r.stats.stop_reason}};
+  return build_run_record({}, std::move(m), std::move(tok));
 }
 
 ModelInfo describe(const MambaModel& m, const Tokenizer& tok, const QString& path) {
@@ -55,6 +100,35 @@ ModelInfo describe(const MambaModel& m, const Tokenizer& tok, const QString& pat
 }
 
 }  // namespace
+
+QString guiMessage(const QString& core_message) {
+  static const std::pair<const char*, const char*> kFields[] = {
+      {"--tree", "Tree"}, {"--verify", "Verify"},     {"--backtrack", "Backtrack"},
+      {"--budget", "Budget"}, {"--tile", "Tile"},     {"--draft", "Draft"},
+      {"--max-tokens", "Max tokens"}, {"--temperature", "Temperature"},
+      {"--top-k", "Top-k"}, {"--top-p", "Top-p"}, {"--seed", "Seed"}};
+  QString m = core_message;
+  for (const auto& [flag, field] : kFields)
+    m.replace(QRegularExpression(QStringLiteral("%1\\b").arg(QRegularExpression::escape(QString::fromLatin1(flag)))),
+              QString::fromLatin1(field));
+  m.replace(QStringLiteral("give some text or token ids"), QStringLiteral("type some text"));
+  return m;
+}
+
+QString checkRequest(const GenerationRequest& request) {
+  if (request.max_tokens < 0) return QStringLiteral("Max tokens must be >= 0");
+  try {
+    request.sampling.validate();
+    if (request.spec.enabled) {
+      spec_config(request.spec);
+      if (request.spec.draft_path.trimmed().isEmpty())
+        return QStringLiteral("no draft model: choose a draft model directory or turn speculative decoding off");
+    }
+  } catch (const std::exception& e) {
+    return guiMessage(QString::fromUtf8(e.what()));
+  }
+  return {};
+}
 
 GenerationWorker::GenerationWorker(QObject* parent) : QObject(parent) {
   qRegisterMetaType<sm::ui::ModelInfo>();
@@ -110,7 +184,7 @@ bool GenerationWorker::loadModel(const QString& dir, int threads) {
           if (id != job_id_) return;  // cancelled and superseded
           finishJob(id);
           if (!error.isEmpty()) {
-            emit errorOccurred(error);
+            emit errorOccurred(guiMessage(error));
             return;
           }
           model_ = model;
@@ -139,7 +213,8 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
   if (spec && draft_ && draft_path_ == request.spec.draft_path &&
       draft_->threads() == model_->threads())
     draft = draft_;
-  start(Job::Generate, [this, id, spec, draft, model = model_, tok = tokenizer_, request]() mutable {
+  start(Job::Generate, [this, id, spec, draft, model = model_, tok = tokenizer_, request,
+                        model_path = info_.path]() mutable {
     GenerationSummary s;
     QString error;
     try {
@@ -167,18 +242,15 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
         pushToken(id, std::move(ev));
       };
       GenerateResult r;
+      std::shared_ptr<RunRecord> record;
       if (!spec) {
         r = sm::generate(*model, *tok, prompt, opt, on_token, &cancel_);
+        record = std::make_shared<RunRecord>(
+            plain_run_record(request, model_path, r, prompt, tok, model->threads()));
       } else {
         // Configuration first: a bad shape fails before any draft is loaded.
-        SpecConfig cfg;
-        cfg.tree = TreeShape::parse(request.spec.tree.trimmed().toStdString());
-        cfg.verify = parse_verify_order(request.spec.verify.toStdString());
-        cfg.backtrack = parse_backtrack_policy(request.spec.backtrack.toStdString());
-        cfg.budget = request.spec.budget;
-        cfg.tile = request.spec.tile;
-        cfg.validate();
-        if (prompt.empty()) fail("", "the prompt is empty: give some text or token ids");
+        const SpecConfig cfg = spec_config(request.spec);
+        if (prompt.empty()) fail("", "the prompt is empty: type some text");
         for (int32_t p : prompt) model->check_token(p);
         if (!draft) {
           if (request.spec.draft_path.trimmed().isEmpty())
@@ -186,19 +258,12 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
           draft = MambaModel::load(QFile::encodeName(request.spec.draft_path).toStdString());
           draft->set_threads(model->threads());
         }
-        SpecDecoder dec(*model, *draft, cfg, opt.sampling);
-        s.speculative = true;
-        s.tree = QString::fromStdString(cfg.tree.describe());
-        r.stats.prompt_tokens = static_cast<int64_t>(prompt.size());
-        r.stats.stop_reason = "max_tokens";
-
-        bool done = opt.max_tokens == 0;
-        // Emits one token: streamed with its step, source and step figures.
-        auto emit_token = [&](int32_t tid, int step, bool is_draft, int step_tokens, double step_ms) {
-          const std::string bytes = tok->token_bytes(tid);
-          r.ids.push_back(tid);
-          r.text += bytes;
-          ++r.stats.generated;
+        MemoryEventSink sink;
+        sink.add_metadata("target", model_path.toStdString());
+        sink.add_metadata("draft", request.spec.draft_path.toStdString());
+        sink.add_metadata("threads", std::to_string(model->threads()));
+        sink.add_metadata("prompt", request.prompt.toStdString());
+        auto on_spec_token = [&](int32_t tid, const std::string& bytes, const SpecTokenInfo& info) {
           const double t = now_seconds();
           TokenEvent ev;
           ev.id = tid;
@@ -206,46 +271,26 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
           ev.index = index++;
           ev.latency_ms = (t - prev) * 1e3;
           ev.elapsed_s = t - t0;
-          ev.step = step;
-          ev.draft = is_draft;
-          ev.step_tokens = step_tokens;
-          ev.step_ms = step_ms;
+          ev.step = info.step;
+          ev.draft = info.draft;
+          ev.step_tokens = info.step_tokens;
+          ev.step_ms = info.step_ms;
           prev = t;
           pushToken(id, std::move(ev));
-          if (opt.stop_at_eos && tid == tok->eos_id()) {
-            r.stats.stop_reason = "eos";
-            done = true;
-          } else if (r.stats.generated >= opt.max_tokens) {
-            done = true;
-          }
         };
-        double ts = now_seconds();
-        const int32_t first = dec.prefill(prompt);
-        r.stats.prefill_seconds = now_seconds() - ts;
-        if (!done) emit_token(first, 0, false, 1, r.stats.prefill_seconds * 1e3);
-        int step = 0;
-        while (!done) {
-          if (cancel_.load()) {  // between steps
-            r.stats.cancelled = true;
-            r.stats.stop_reason = "cancelled";
-            break;
-          }
-          ts = now_seconds();
-          const std::vector<int32_t>& toks = dec.step();
-          const double dt = now_seconds() - ts;
-          r.stats.decode_seconds += dt;
-          ++step;
-          const int n = static_cast<int>(toks.size());
-          for (int i = 0; i < n && !done; ++i)
-            emit_token(toks[i], step, i + 1 < n, n, dt * 1e3);  // the last one is the bonus
-        }
-        r.stats.decode_steps = std::max<int64_t>(0, r.stats.generated - 1);
-        const SpecStats& st = dec.stats();
+        SpecGenerateResult sr =
+            spec_generate(*model, *draft, *tok, prompt, opt, cfg, &sink, on_spec_token, &cancel_);
+        r = std::move(sr.gen);
+        const SpecStats& st = sr.spec;
+        s.speculative = true;
+        s.tree = QString::fromStdString(cfg.tree.describe());
         s.steps = st.steps;
         s.accepted = st.accepted;
         s.drafted = st.drafted;
         s.mean_accepted = st.mean_accepted();
         s.tokens_per_pass = st.tokens_per_pass();
+        // Built here, off the GUI thread: a long run has millions of events.
+        record = std::make_shared<RunRecord>(build_run_record(sink.snapshot(), sink.metadata(), tok));
       }
       s.ids = QVector<int32_t>(r.ids.begin(), r.ids.end());
       s.text = QByteArray(r.text.data(), static_cast<qsizetype>(r.text.size()));
@@ -257,6 +302,7 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
       s.total_tokens_per_second = r.stats.total_tokens_per_second();
       s.cancelled = r.stats.cancelled;
       s.stop_reason = QString::fromStdString(r.stats.stop_reason);
+      s.record = std::move(record);
     } catch (...) {
       error = what_of(std::current_exception());
     }
@@ -270,7 +316,7 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
             draft_path_ = draft_path;
           }
           if (!error.isEmpty())
-            emit errorOccurred(error);
+            emit errorOccurred(guiMessage(error));
           else
             emit generationFinished(s);
         },

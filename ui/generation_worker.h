@@ -27,6 +27,14 @@ class Tokenizer;
 
 namespace sm::ui {
 
+// Checks a request's speculative settings with core's parsers, exactly as the
+// run would, without running anything: the problem in the GUI's words, or an
+// empty string. The window calls it before it clears the last results.
+QString checkRequest(const GenerationRequest& request);
+// Core's messages name CLI flags ("--tree: the tree shape is empty"); the
+// GUI names its fields ("Tree: the tree shape is empty").
+QString guiMessage(const QString& core_message);
+
 class GenerationWorker : public QObject {
   Q_OBJECT
 

@@ -107,12 +107,10 @@ Runner add_generate(CLI::App& app, Common& c) {
       cfg.validate();
       draft = open_model(a->draft, 1);  // a tiny draft gains nothing from threads
       if (!a->trace.empty())
+        // spec_generate adds the settings, geometry and results.
         sink = open_trace_sink(a->trace, {{"target", a->model}, {"draft", a->draft},
-                                          {"tree", cfg.tree.spec},
-                                          {"verify", verify_order_name(cfg.verify)},
-                                          {"tile", std::to_string(cfg.tile)},
-                                          {"backtrack", backtrack_policy_name(cfg.backtrack)},
-                                          {"budget", std::to_string(cfg.budget)}});
+                                          {"threads", std::to_string(c.threads)},
+                                          {"prompt", a->prompt_ids.empty() ? a->prompt : ""}});
     }
     TokenCallback stream;
     if (!c.json) {

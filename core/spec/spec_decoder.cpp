@@ -265,7 +265,8 @@ LayerStateGeometry SpecDecoder::draft_geometry() const {
 SpecGenerateResult spec_generate(MambaModel& target, MambaModel& draft, const Tokenizer& tok,
                                  std::span<const int32_t> prompt, const GenerateOptions& opt,
                                  const SpecConfig& cfg, EventSink* sink,
-                                 const TokenCallback& on_token, const std::atomic<bool>* cancel) {
+                                 const SpecTokenCallback& on_token,
+                                 const std::atomic<bool>* cancel) {
   if (prompt.empty()) fail("", "the prompt is empty: give some text or token ids");
   if (opt.max_tokens < 0) fail("", "max-tokens must be >= 0");
   for (int32_t id : prompt) target.check_token(id);
@@ -281,12 +282,12 @@ SpecGenerateResult spec_generate(MambaModel& target, MambaModel& draft, const To
 
   bool done = opt.max_tokens == 0;
   size_t cut = 0;  // tokens of the last step not emitted
-  auto emit = [&](int32_t id) {
+  auto emit = [&](int32_t id, const SpecTokenInfo& info) {
     r.ids.push_back(id);
     const std::string bytes = tok.token_bytes(id);
     r.text += bytes;
     ++r.stats.generated;
-    if (on_token) on_token(id, bytes);
+    if (on_token) on_token(id, bytes, info);
     if (opt.stop_at_eos && id == tok.eos_id()) {
       r.stats.stop_reason = "eos";
       done = true;
@@ -294,7 +295,7 @@ SpecGenerateResult spec_generate(MambaModel& target, MambaModel& draft, const To
       done = true;
     }
   };
-  if (!done) emit(first);
+  if (!done) emit(first, {0, false, 1, r.stats.prefill_seconds * 1e3});
   while (!done) {
     if (cancel && cancel->load()) {
       r.stats.cancelled = true;
@@ -303,10 +304,13 @@ SpecGenerateResult spec_generate(MambaModel& target, MambaModel& draft, const To
     }
     t0 = now_seconds();
     const std::vector<int32_t>& toks = dec.step();
-    r.stats.decode_seconds += now_seconds() - t0;
+    const double dt = now_seconds() - t0;
+    r.stats.decode_seconds += dt;
+    const int n = static_cast<int>(toks.size());
+    const int step = static_cast<int>(dec.stats().steps);
     size_t kept = 0;
     for (int32_t id : toks) {
-      emit(id);
+      emit(id, {step, int(kept) + 1 < n, n, dt * 1e3});  // the last one is the bonus
       ++kept;
       if (done) break;
     }
@@ -345,6 +349,15 @@ SpecGenerateResult spec_generate(MambaModel& target, MambaModel& draft, const To
     sink->add_metadata("last_step_cut", std::to_string(cut));
   }
   return res;
+}
+
+SpecGenerateResult spec_generate(MambaModel& target, MambaModel& draft, const Tokenizer& tok,
+                                 std::span<const int32_t> prompt, const GenerateOptions& opt,
+                                 const SpecConfig& cfg, EventSink* sink,
+                                 const TokenCallback& on_token, const std::atomic<bool>* cancel) {
+  SpecTokenCallback cb;
+  if (on_token) cb = [&](int32_t id, const std::string& bytes, const SpecTokenInfo&) { on_token(id, bytes); };
+  return spec_generate(target, draft, tok, prompt, opt, cfg, sink, cb, cancel);
 }
 
 }  // namespace sm

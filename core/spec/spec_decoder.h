@@ -159,4 +159,18 @@ SpecGenerateResult spec_generate(MambaModel& target, MambaModel& draft, const To
                                  const TokenCallback& on_token = {},
                                  const std::atomic<bool>* cancel = nullptr);
 
+// Where a streamed token came from (the GUI colours and counts by it).
+struct SpecTokenInfo {
+  int step = 0;          // 1-based speculative step; 0 for the prefill's token
+  bool draft = false;    // an accepted draft token (else the target's bonus / prefill token)
+  int step_tokens = 0;   // tokens the step produced (before any cut at max_tokens)
+  double step_ms = 0.0;  // the step's wall time (the prefill's for step 0)
+};
+using SpecTokenCallback = std::function<void(int32_t, const std::string&, const SpecTokenInfo&)>;
+SpecGenerateResult spec_generate(MambaModel& target, MambaModel& draft, const Tokenizer& tok,
+                                 std::span<const int32_t> prompt, const GenerateOptions& opt,
+                                 const SpecConfig& cfg, EventSink* sink,
+                                 const SpecTokenCallback& on_token,
+                                 const std::atomic<bool>* cancel);
+
 }  // namespace sm

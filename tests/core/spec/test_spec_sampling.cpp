@@ -275,9 +275,16 @@ TEST(SpecSampling, SameSeedSameOutputAndSelfDraftAcceptsAll) {
   cfg.backtrack = sm::BacktrackPolicy::Replay;
   auto c = sm::spec_generate(*m.target, *m.draft, *tok, prompt, o, cfg);
   EXPECT_EQ(a.gen.ids, c.gen.ids) << "the backtracking policy must not change sampled output";
-  // p == q exactly: every first child is accepted.
+  // p == q exactly: every first child is accepted. 1 + 7 x 4 tokens: no step
+  // is cut at max_tokens (cut tokens are not counted as accepted).
+  o.max_tokens = 29;
   auto s = sm::spec_generate(*m.target, *m.target, *tok, prompt, o, cfg);
   EXPECT_DOUBLE_EQ(s.spec.mean_accepted(), 3.0);
+  o.max_tokens = 30;  // the 8th step emits only its first accepted token
+  auto cut = sm::spec_generate(*m.target, *m.target, *tok, prompt, o, cfg);
+  EXPECT_EQ(cut.spec.steps, 8);
+  EXPECT_EQ(cut.spec.accepted, 7 * 3 + 1);
+  EXPECT_EQ(cut.spec.emitted, 29);
   fs::remove_all(m.dir);
 }
 
