@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 // specmamba-studio [MODEL] [--prompt TEXT] [--max-tokens N] [--temperature T]
 //                  [--top-k K] [--top-p P] [--seed S] [--threads N] [--run]
-//                  [--draft DIR] [--tree SHAPE] [--screenshot PATH]
+//                  [--draft DIR] [--tree SHAPE] [--verify O] [--backtrack P]
+//                  [--budget B] [--tile T] [--trace FILE] [--theme T]
+//                  [--presentation] [--screenshot PATH] [--screenshot-views DIR]
 // Opens the main window on MODEL (default: the shipped target model). With
 // --draft (or --tree, which then uses the shipped draft) runs use tree
-// speculative decoding with that draft model and tree shape. With
-// --run or --prompt it generates as soon as the model is loaded; with
-// --screenshot it then saves the window to PATH and exits (0 = the run
-// succeeded), which is how the GUI is looked at on a headless machine.
+// speculative decoding with that draft model and tree shape; the other
+// speculative options are those of `specmamba generate`. With --run or
+// --prompt it generates as soon as the model is loaded; with --screenshot it
+// then saves the window to PATH and exits (0 = the run succeeded), with
+// --screenshot-views it writes one PNG per view and DIR/report.json (the
+// longest GUI stall during the run) and exits. --trace opens a trace file
+// (`specmamba generate --trace`) in the run list.
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
@@ -21,8 +26,17 @@
 #include "core/kernels/simd.h"
 #include "core/io/default_paths.h"
 #include "core/model/sampler.h"
+#include <QElapsedTimer>
+#include <QJsonObject>
+#include <QStyle>
+#include <QStyleFactory>
+
 #include "ui/latency_chart.h"
 #include "ui/main_window.h"
+#include "ui/models/run_list_model.h"
+#include "ui/models/run_record.h"
+#include "ui/views/view_snapshots.h"
+#include "ui/workers/stall_monitor.h"
 #include "ui/model_bar.h"
 #include "ui/generation_panel.h"
 #include "ui/sampling_controls.h"
@@ -107,8 +121,37 @@ int main(int argc, char** argv) {
       QStringLiteral("PATH"));
   const QCommandLineOption run_opt(QStringLiteral("run"),
                                    QStringLiteral("generate as soon as the model is loaded"));
+  const QCommandLineOption verify_opt(QStringLiteral("verify"),
+                                      QStringLiteral("tree verification order: fifo, dfs or paths"),
+                                      QStringLiteral("ORDER"));
+  const QCommandLineOption backtrack_opt(QStringLiteral("backtrack"),
+                                         QStringLiteral("backtracking policy: snapshot, replay or hybrid"),
+                                         QStringLiteral("POLICY"));
+  const QCommandLineOption budget_opt(QStringLiteral("budget"),
+                                      QStringLiteral("hybrid: bytes of stored node states per model and step"),
+                                      QStringLiteral("BYTES"));
+  const QCommandLineOption tile_opt(QStringLiteral("tile"),
+                                    QStringLiteral("channels (Mamba-1) / heads (Mamba-2) per verification tile; 0 = whole state"),
+                                    QStringLiteral("N"));
+  const QCommandLineOption views_opt(
+      QStringLiteral("screenshot-views"),
+      QStringLiteral("after the run write one PNG per view and report.json to DIR, then exit"),
+      QStringLiteral("DIR"));
+  const QCommandLineOption trace_opt(QStringLiteral("trace"),
+                                     QStringLiteral("open a trace (.json or .h5) in the run list"),
+                                     QStringLiteral("FILE"));
+  const QCommandLineOption theme_opt(QStringLiteral("theme"),
+                                     QStringLiteral("system (default), light or dark"),
+                                     QStringLiteral("THEME"));
+  const QCommandLineOption present_opt(QStringLiteral("presentation"),
+                                       QStringLiteral("presentation mode: larger fonts, fewer controls"));
+  const QCommandLineOption size_opt(QStringLiteral("window-size"),
+                                    QStringLiteral("window size WIDTHxHEIGHT (screenshots)"),
+                                    QStringLiteral("WxH"));
   parser.addOptions({prompt_opt, max_tokens_opt, temperature_opt, top_k_opt, top_p_opt, seed_opt,
-                     threads_opt, draft_opt, tree_opt, shot_opt, run_opt});
+                     threads_opt, draft_opt, tree_opt, verify_opt, backtrack_opt, budget_opt,
+                     tile_opt, shot_opt, views_opt, run_opt, trace_opt, theme_opt, present_opt,
+                     size_opt});
   parser.process(*app);  // handles --help / --version and exits
 
   const QStringList args = parser.positionalArguments();
@@ -138,13 +181,55 @@ int main(int argc, char** argv) {
 
   const bool run = parser.isSet(run_opt) || parser.isSet(prompt_opt);
   const QString shot = parser.value(shot_opt);
+  const QString views_dir = parser.value(views_opt);
+  const bool headless = !shot.isEmpty() || !views_dir.isEmpty();
+  const qint64 budget = parse_number(parser, QStringLiteral("budget"), qint64{0},
+                                     [](const QString& v, bool* ok) { return v.toLongLong(ok); });
+  const int tile = parse_number(parser, QStringLiteral("tile"), 0, to_int);
+  if (budget < 0) usage_error(QStringLiteral("--budget must be >= 0"));
+  if (tile < 0) usage_error(QStringLiteral("--tile must be >= 0"));
+  const QString theme = parser.value(theme_opt).isEmpty() ? QStringLiteral("system") : parser.value(theme_opt);
+  if (theme != QLatin1String("system") && theme != QLatin1String("light") && theme != QLatin1String("dark"))
+    usage_error(QStringLiteral("--theme must be system, light or dark"));
+  QSize window_size(1600, 1000);
+  if (parser.isSet(size_opt)) {
+    const QStringList wh = parser.value(size_opt).split('x');
+    bool okw = false, okh = false;
+    if (wh.size() == 2) window_size = QSize(wh[0].toInt(&okw), wh[1].toInt(&okh));
+    if (!okw || !okh || window_size.width() < 200 || window_size.height() < 150)
+      usage_error(QStringLiteral("--window-size must be WIDTHxHEIGHT, at least 200x150"));
+  }
+  const bool speculative_flags = parser.isSet(verify_opt) || parser.isSet(backtrack_opt) ||
+                                 parser.isSet(budget_opt) || parser.isSet(tile_opt);
 
   try {
     sm::simd::init_from_env();
   } catch (const std::exception& e) {
     usage_error(QString::fromUtf8(e.what()));
   }
-  sm::ui::MainWindow window;
+  if (theme != QLatin1String("system")) {
+    QApplication::setStyle(QStyleFactory::create(QStringLiteral("Fusion")));
+    QPalette pal = QApplication::style()->standardPalette();
+    if (theme == QLatin1String("dark")) {
+      pal.setColor(QPalette::Window, QColor(0x2b, 0x2d, 0x30));
+      pal.setColor(QPalette::WindowText, QColor(0xe6, 0xe6, 0xe6));
+      pal.setColor(QPalette::Base, QColor(0x1e, 0x1f, 0x22));
+      pal.setColor(QPalette::AlternateBase, QColor(0x2b, 0x2d, 0x30));
+      pal.setColor(QPalette::Text, QColor(0xe6, 0xe6, 0xe6));
+      pal.setColor(QPalette::Button, QColor(0x3c, 0x3f, 0x41));
+      pal.setColor(QPalette::ButtonText, QColor(0xe6, 0xe6, 0xe6));
+      pal.setColor(QPalette::PlaceholderText, QColor(0x8c, 0x8c, 0x8c));
+      pal.setColor(QPalette::Highlight, QColor(0x35, 0x74, 0xf0));
+      pal.setColor(QPalette::HighlightedText, Qt::white);
+      pal.setColor(QPalette::ToolTipBase, QColor(0x3c, 0x3f, 0x41));
+      pal.setColor(QPalette::ToolTipText, QColor(0xe6, 0xe6, 0xe6));
+    }
+    QApplication::setPalette(pal);
+  }
+  // Settings persist only for interactive sessions: a scripted screenshot
+  // run must neither read nor overwrite the user's layout.
+  sm::ui::MainWindow window(nullptr, !headless);
+  window.resize(window_size);
   window.modelBar()->setPath(model);
   window.modelBar()->setThreads(threads);
   window.generationPanel()->sampling()->setMaxTokens(max_tokens);
@@ -156,8 +241,49 @@ int main(int argc, char** argv) {
     spec->setDraftPath(parser.value(draft_opt));
   }
   if (parser.isSet(tree_opt)) spec->setTree(parser.value(tree_opt));  // checked when the run starts
-  spec->setSpeculative(parser.isSet(draft_opt) || parser.isSet(tree_opt));
+  {
+    sm::ui::SpecRequest r = spec->request();
+    if (parser.isSet(verify_opt)) r.verify = parser.value(verify_opt);
+    if (parser.isSet(backtrack_opt)) r.backtrack = parser.value(backtrack_opt);
+    if (parser.isSet(budget_opt)) r.budget = budget;
+    if (parser.isSet(tile_opt)) r.tile = tile;
+    spec->setRequest(r);
+  }
+  if (parser.isSet(draft_opt) || parser.isSet(tree_opt) || speculative_flags) spec->setSpeculative(true);
   window.show();
+  if (parser.isSet(present_opt)) window.setPresentationMode(true);
+  if (parser.isSet(trace_opt) && !window.openTrace(parser.value(trace_opt)) && headless) return 1;
+
+  sm::ui::StallMonitor stalls;
+  QObject::connect(&window, &sm::ui::MainWindow::stateChanged, &window,
+                   [&stalls](sm::ui::MainWindow::State s) {
+                     if (s == sm::ui::MainWindow::State::Generating) stalls.start();
+                   });
+  auto save_views_and_exit = [&window, &stalls, views_dir](bool ok) {
+    stalls.stop();
+    const double stall = stalls.maxStallMs();
+    QTimer::singleShot(200, &window, [&window, views_dir, ok, stall] {
+      QJsonObject extra;
+      extra.insert(QStringLiteral("max_gui_stall_ms"), stall);
+      extra.insert(QStringLiteral("run_ok"), ok);
+      if (auto run = window.currentRun()) {
+        extra.insert(QStringLiteral("generated_tokens"), qint64(run->figures.generated));
+        extra.insert(QStringLiteral("steps"), qint64(run->figures.steps));
+        extra.insert(QStringLiteral("tokens_per_second"), run->figures.tokens_per_second);
+        extra.insert(QStringLiteral("tokens_per_pass"), run->figures.tokens_per_pass);
+        extra.insert(QStringLiteral("settings"), run->settings.describe());
+      }
+      try {
+        const QStringList names = sm::ui::save_view_snapshots(window, views_dir, extra);
+        std::fprintf(stderr, "%lld views saved to %s (max GUI stall %.1f ms)\n", (long long)names.size(),
+                     qPrintable(QDir::toNativeSeparators(views_dir)), stall);
+        QApplication::exit(ok ? 0 : 1);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "specmamba-studio: %s\n", e.what());
+        QApplication::exit(1);
+      }
+    });
+  };
 
   // Saves the window once pending replots and layouts have run, then exits.
   auto save_and_exit = [&window, shot](bool ok) {
@@ -174,16 +300,19 @@ int main(int argc, char** argv) {
   };
 
   QObject::connect(&window, &sm::ui::MainWindow::modelLoadFinished, &window,
-                   [&window, run, shot, save_and_exit](bool ok) {
+                   [&window, run, shot, views_dir, save_and_exit, save_views_and_exit](bool ok) {
                      if (ok && run) {
                        window.startGeneration();  // ends in runFinished
+                     } else if (!views_dir.isEmpty()) {
+                       save_views_and_exit(ok);
                      } else if (!shot.isEmpty()) {
                        save_and_exit(ok);
                      }
                    });
   QObject::connect(&window, &sm::ui::MainWindow::runFinished, &window,
-                   [shot, save_and_exit](bool ok) {
-                     if (!shot.isEmpty()) save_and_exit(ok);
+                   [shot, views_dir, save_and_exit, save_views_and_exit](bool ok) {
+                     if (!views_dir.isEmpty()) save_views_and_exit(ok);
+                     else if (!shot.isEmpty()) save_and_exit(ok);
                    });
   QTimer::singleShot(0, &window, [&window, model] { window.loadModel(model); });
   return app->exec();

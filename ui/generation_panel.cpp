@@ -92,6 +92,15 @@ void GenerationPanel::setPrompt(const QString& text) { prompt_->setPlainText(tex
 void GenerationPanel::setGenerateEnabled(bool enabled) { generate_->setEnabled(enabled); }
 void GenerationPanel::setStopEnabled(bool enabled) { stop_->setEnabled(enabled); }
 
+void GenerationPanel::setPresentationMode(bool on) {
+  sampling_->setVisible(!on);
+  spec_->setVisible(!on);
+  QFont f = output_->font();
+  static const qreal base = f.pointSizeF();
+  f.setPointSizeF(on ? base * 1.6 : base);
+  output_->setFont(f);
+}
+
 bool GenerationPanel::eventFilter(QObject* watched, QEvent* event) {
   if (watched == prompt_ && event->type() == QEvent::KeyPress) {
     auto* key = static_cast<QKeyEvent*>(event);

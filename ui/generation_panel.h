@@ -30,6 +30,8 @@ class GenerationPanel : public QWidget {
 
   void setGenerateEnabled(bool enabled);
   void setStopEnabled(bool enabled);
+  // Demos: hides the sampling and speculative settings, larger output text.
+  void setPresentationMode(bool on);
 
  signals:
   void generateRequested();

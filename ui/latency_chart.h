@@ -10,6 +10,7 @@
 class QCustomPlot;
 class QCPGraph;
 class QCPTextElement;
+class QCPItemStraightLine;
 
 namespace sm::ui {
 
@@ -39,6 +40,22 @@ class LatencyChart : public QWidget {
 
   QCustomPlot* plot() const { return plot_; }
 
+  // The title after a run, from the run's summary (the same figures as the
+  // status bar); cleared by clear() / setMode().
+  void setFinalTitle(const QString& title);
+  // Step mode: marks a sample (linked selection); -1 clears.
+  void setSelectedStep(int step);
+  int selectedStep() const { return selected_; }
+  // Whether the raw samples are drawn (hidden when denser than the pixels:
+  // the moving average stays, zoom in to see them).
+  bool rawVisible() const;
+  // Resets the x range to the whole run.
+  void resetZoom();
+
+ signals:
+  // Step mode: the user clicked near a sample (0-based step index).
+  void stepClicked(int step);
+
  private:
   void updateRanges();
   QString emptyTitle() const;
@@ -54,6 +71,11 @@ class LatencyChart : public QWidget {
   QVector<double> window_;  // last samples of the moving average
   double window_sum_ = 0.0;
   double total_ms_ = 0.0;
+  QString final_title_;
+  int selected_ = -1;
+  QCPItemStraightLine* marker_ = nullptr;
+  bool user_zoomed_ = false;
+  void updateDensity();
 };
 
 }  // namespace sm::ui

@@ -6,27 +6,43 @@
 #include <QCloseEvent>
 #include <QDir>
 #include <QDockWidget>
+#include <QFileDialog>
 #include <QFileInfo>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QInputDialog>
 #include <QKeySequence>
 #include <QLabel>
 #include <QMenu>
 #include <QMenuBar>
 #include <QPushButton>
+#include <QScrollArea>
+#include <QSettings>
 #include <QStatusBar>
+#include <QTableView>
 #include <QVBoxLayout>
 
 #include <algorithm>
 
+#include "core/io/default_paths.h"
 #include "ui/generation_panel.h"
 #include "ui/generation_types.h"
 #include "ui/generation_worker.h"
 #include "ui/latency_chart.h"
 #include "ui/message_banner.h"
 #include "ui/model_bar.h"
-#include "core/io/default_paths.h"
+#include "ui/models/model_dirs.h"
+#include "ui/models/run_list_model.h"
+#include "ui/models/run_record.h"
+#include "ui/models/trace_io.h"
 #include "ui/sampling_controls.h"
 #include "ui/spec_controls.h"
 #include "ui/token_stream_view.h"
+#include "ui/views/backtracking_view.h"
+#include "ui/views/compare_view.h"
+#include "ui/views/fifo_view.h"
+#include "ui/views/timeline_view.h"
+#include "ui/views/token_tree_view.h"
 
 namespace sm::ui {
 
@@ -34,6 +50,7 @@ namespace {
 QString tokenCountText(int64_t n) {
   return n == 1 ? MainWindow::tr("1 token") : MainWindow::tr("%1 tokens").arg(n);
 }
+constexpr int kRecentModels = 8;
 }  // namespace
 
 QString MainWindow::stateName(State s) {
@@ -47,29 +64,41 @@ QString MainWindow::stateName(State s) {
   return {};
 }
 
-MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+MainWindow::MainWindow(QWidget* parent, bool persist) : QMainWindow(parent), persist_(persist) {
   setObjectName(QStringLiteral("SpecMambaStudioMainWindow"));
   setWindowTitle(tr("SpecMamba Studio"));
   setDockNestingEnabled(true);
+  setDockOptions(dockOptions() | QMainWindow::AllowTabbedDocks | QMainWindow::GroupedDragging);
 
   worker_ = new GenerationWorker(this);
+  runs_ = new RunListModel(this);
 
-  auto* central = new QWidget(this);
+  // The centre scrolls instead of squeezing controls over each other.
+  auto* scroll = new QScrollArea(this);
+  scroll->setObjectName(QStringLiteral("centralScroll"));
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  auto* central = new QWidget(scroll);
+  central->setMinimumSize(440, 420);
   model_bar_ = new ModelBar(central);
-  banner_ = new MessageBanner(central);
+  run_header_ = new QLabel(tr("No run yet"), central);
+  run_header_->setObjectName(QStringLiteral("runHeader"));
+  run_header_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  run_header_->setToolTip(tr("The settings that produced the results on screen"));
+  run_header_->setWordWrap(true);
   panel_ = new GenerationPanel(central);
   auto* layout = new QVBoxLayout(central);
   layout->setContentsMargins(8, 8, 8, 4);
   layout->addWidget(model_bar_);
-  layout->addWidget(banner_);
   layout->addWidget(panel_, 1);
-  setCentralWidget(central);
+  layout->addWidget(run_header_);
+  scroll->setWidget(central);
+  setCentralWidget(scroll);
+  banner_ = new MessageBanner(scroll->viewport());  // an overlay: the layout never moves
 
   chart_ = new LatencyChart(this);
   setupMenus();
-  QDockWidget* latency_dock =
-      addView(QStringLiteral("latencyDock"), tr("Decode latency"), chart_, Qt::BottomDockWidgetArea);
-  latency_dock_ = latency_dock;
+  setupViews();
   panel_->spec()->setDraftPath(QString::fromStdString(sm::default_draft_model()));
   setupStatusBar();
 
@@ -85,8 +114,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(worker_, &GenerationWorker::busyChanged, this, &MainWindow::updateEnabled);
 
   panel_->setPrompt(QStringLiteral("In the beginning"));
-  resize(1280, 860);
-  resizeDocks({latency_dock}, {260}, Qt::Vertical);
+  resize(1400, 900);
+  default_state_ = saveState();
+  if (persist_) restoreSettings();
   setState(State::Idle);
 }
 
@@ -97,10 +127,101 @@ MainWindow::~MainWindow() {
 
 bool MainWindow::hasModel() const { return worker_->hasModel(); }
 
+void MainWindow::setupViews() {
+  tree_view_ = new TokenTreeView(this);
+  fifo_view_ = new FifoView(this);
+  backtrack_view_ = new BacktrackingView(this);
+  timeline_view_ = new TimelineView(this);
+
+  run_table_ = new QTableView(this);
+  run_table_->setObjectName(QStringLiteral("runTable"));
+  run_table_->setModel(runs_);
+  run_table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  run_table_->setSelectionMode(QAbstractItemView::ExtendedSelection);
+  run_table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  run_table_->verticalHeader()->hide();
+  run_table_->setAlternatingRowColors(true);
+  auto* runs_box = new QWidget(this);
+  auto* runs_layout = new QVBoxLayout(runs_box);
+  runs_layout->setContentsMargins(2, 2, 2, 2);
+  auto* buttons = new QHBoxLayout;
+  auto* compare = new QPushButton(tr("Compare selected"), runs_box);
+  compare->setObjectName(QStringLiteral("compareRunsButton"));
+  compare->setToolTip(tr("Select two runs (Ctrl+click) to compare their figures and charts"));
+  auto* save = new QPushButton(tr("Export trace…"), runs_box);
+  auto* open = new QPushButton(tr("Open trace…"), runs_box);
+  auto* remove = new QPushButton(tr("Remove"), runs_box);
+  for (QPushButton* b : {compare, save, open, remove}) buttons->addWidget(b);
+  buttons->addStretch(1);
+  runs_layout->addLayout(buttons);
+  runs_layout->addWidget(run_table_, 1);
+  connect(compare, &QPushButton::clicked, this, [this] {
+    const QModelIndexList rows = run_table_->selectionModel()->selectedRows();
+    if (rows.size() != 2) {
+      showError(tr("Select exactly two runs in the run list to compare them."));
+      return;
+    }
+    compareRuns(rows[0].row(), rows[1].row());
+  });
+  connect(save, &QPushButton::clicked, this, &MainWindow::browseTraceToExport);
+  connect(open, &QPushButton::clicked, this, &MainWindow::browseTraceToOpen);
+  connect(remove, &QPushButton::clicked, this, [this] {
+    const QModelIndexList rows = run_table_->selectionModel()->selectedRows();
+    std::vector<int> r;
+    for (const QModelIndex& i : rows) r.push_back(i.row());
+    std::sort(r.rbegin(), r.rend());
+    for (int row : r) {
+      if (runs_->run(row) == current_run_) showRun(nullptr, false);
+      runs_->removeRun(row);
+    }
+  });
+  connect(run_table_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+          [this](const QModelIndex& cur) {
+            if (cur.isValid()) selectRun(cur.row());
+          });
+
+  QDockWidget* tree = addView(QStringLiteral("tokenTreeDock"), tr("Token tree"), tree_view_, Qt::RightDockWidgetArea);
+  QDockWidget* fifo = addView(QStringLiteral("fifoDock"), tr("FIFO verification"), fifo_view_, Qt::RightDockWidgetArea);
+  QDockWidget* back = addView(QStringLiteral("backtrackDock"), tr("Backtracking"), backtrack_view_, Qt::RightDockWidgetArea);
+  QDockWidget* timeline = addView(QStringLiteral("timelineDock"), tr("Step timeline"), timeline_view_, Qt::BottomDockWidgetArea);
+  latency_dock_ = addView(QStringLiteral("latencyDock"), tr("Tokens per step"), chart_, Qt::BottomDockWidgetArea);
+  QDockWidget* list = addView(QStringLiteral("runsDock"), tr("Runs"), runs_box, Qt::BottomDockWidgetArea);
+  tabifyDockWidget(tree, fifo);
+  tabifyDockWidget(fifo, back);
+  tree->raise();
+  tabifyDockWidget(latency_dock_, timeline);
+  tabifyDockWidget(timeline, list);
+  latency_dock_->raise();
+  resizeDocks({tree}, {620}, Qt::Horizontal);
+  resizeDocks({latency_dock_}, {280}, Qt::Vertical);
+
+  // Linked selection: any view picks the step, every other follows.
+  connect(tree_view_, &TokenTreeView::stepSelected, this, &MainWindow::selectStep);
+  connect(tree_view_, &TokenTreeView::nodeSelected, this, [this](int step, int node) {
+    selectStep(step);
+    fifo_view_->selectNode(step, node);
+  });
+  connect(fifo_view_, &FifoView::stepSelected, this, &MainWindow::selectStep);
+  connect(fifo_view_, &FifoView::nodeSelected, this, [this](int step, int node) {
+    selectStep(step);
+    tree_view_->selectNode(step, node);
+  });
+  connect(backtrack_view_, &BacktrackingView::stepSelected, this, &MainWindow::selectStep);
+  connect(timeline_view_, &TimelineView::stepSelected, this, &MainWindow::selectStep);
+  connect(chart_, &LatencyChart::stepClicked, this, &MainWindow::selectStep);
+  connect(panel_->output(), &TokenStreamView::stepClicked, this, &MainWindow::selectStep);
+}
+
 void MainWindow::setupMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
   open_action_ = file->addAction(tr("&Open Model…"), model_bar_, &ModelBar::browse);
   open_action_->setShortcut(QKeySequence::Open);
+  recent_menu_ = file->addMenu(tr("Recent &Models"));
+  file->addSeparator();
+  open_trace_action_ = file->addAction(tr("Open &Trace…"), this, &MainWindow::browseTraceToOpen);
+  open_trace_action_->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+  export_trace_action_ = file->addAction(tr("&Export Trace…"), this, &MainWindow::browseTraceToExport);
+  export_trace_action_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
   file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
@@ -112,6 +233,12 @@ void MainWindow::setupMenus() {
   stop_action_->setShortcut(QKeySequence(Qt::Key_Escape));
 
   view_menu_ = menuBar()->addMenu(tr("&View"));
+  presentation_action_ = view_menu_->addAction(tr("&Presentation Mode"));
+  presentation_action_->setCheckable(true);
+  presentation_action_->setShortcut(QKeySequence(Qt::Key_F11));
+  connect(presentation_action_, &QAction::toggled, this, &MainWindow::setPresentationMode);
+  view_menu_->addAction(tr("&Reset Layout"), this, [this] { restoreState(default_state_); });
+  view_menu_->addSeparator();
 }
 
 QDockWidget* MainWindow::addView(const QString& object_name, const QString& title, QWidget* view,
@@ -122,6 +249,10 @@ QDockWidget* MainWindow::addView(const QString& object_name, const QString& titl
   addDockWidget(area, dock);
   view_menu_->addAction(dock->toggleViewAction());
   return dock;
+}
+
+QDockWidget* MainWindow::dock(const QString& object_name) const {
+  return findChild<QDockWidget*>(object_name);
 }
 
 void MainWindow::setupStatusBar() {
@@ -135,12 +266,13 @@ void MainWindow::setupStatusBar() {
   spec_label_->setObjectName(QStringLiteral("specStatsLabel"));
   spec_label_->setToolTip(tr("Speculative decoding: draft tokens accepted per target pass, tokens "
                              "emitted per pass (accepted + bonus) and target passes (steps)"));
-  spec_label_->setAlignment(Qt::AlignCenter);
   spec_label_->setVisible(false);
+  // Permanent labels keep their size; the transient message gets the rest
+  // and is elided by QStatusBar, so nothing overlaps at 1024 px.
   statusBar()->addPermanentWidget(spec_label_);
   for (QLabel* l : {count_label_, rate_label_, state_label_}) {
-    l->setMinimumWidth(l->fontMetrics().horizontalAdvance(QStringLiteral("0000000 tokens")) + 8);
     l->setAlignment(Qt::AlignCenter);
+    l->setContentsMargins(6, 0, 6, 0);
     statusBar()->addPermanentWidget(l);
   }
   count_label_->setText(tr("0 tokens"));
@@ -149,9 +281,10 @@ void MainWindow::setupStatusBar() {
 
 QString MainWindow::statusTokensPerSecondText() const { return rate_label_->text(); }
 QString MainWindow::statusSpecText() const { return spec_label_->text(); }
+QString MainWindow::runHeaderText() const { return run_header_->text(); }
 
 void MainWindow::updateSpecLabel(double mean_accepted, double tokens_per_pass, int64_t steps) {
-  spec_label_->setText(tr("mean accepted %1/pass · %2 tok/pass · %3 steps")
+  spec_label_->setText(tr("%1 accepted/pass · %2 tok/pass · %3 steps")
                            .arg(mean_accepted, 0, 'f', 2)
                            .arg(tokens_per_pass, 0, 'f', 2)
                            .arg(steps));
@@ -160,9 +293,9 @@ void MainWindow::updateSpecLabel(double mean_accepted, double tokens_per_pass, i
 void MainWindow::setState(State s) {
   state_ = s;
   state_label_->setText(stateName(s));
-  const char* colour = s == State::Error        ? "#b71c1c"
-                       : s == State::Generating ? "#0d47a1"
-                       : s == State::Loading    ? "#6a1b9a"
+  const char* colour = s == State::Error        ? "#d55e00"
+                       : s == State::Generating ? "#0072b2"
+                       : s == State::Loading    ? "#cc79a7"
                                                 : "palette(window-text)";
   state_label_->setStyleSheet(QStringLiteral("QLabel { color: %1; font-weight: bold; }")
                                   .arg(QString::fromLatin1(colour)));
@@ -180,11 +313,29 @@ void MainWindow::updateEnabled() {
   model_bar_->setLoadEnabled(!busy);
   panel_->spec()->setEnabled(!busy);
   open_action_->setEnabled(!busy);
+  recent_menu_->setEnabled(!busy);
 }
 
 void MainWindow::loadModel(const QString& dir) {
   if (worker_->isBusy()) {
     showError(tr("Cannot load a model while a job is running."));
+    return;
+  }
+  // A folder of models (data/models): offer the ones inside.
+  const ModelDirScan scan = scan_model_dir(dir);
+  if (!scan.is_model && !scan.models.isEmpty()) {
+    QString chosen = scan.models.size() == 1 ? scan.models.first() : QString();
+    if (chosen.isEmpty()) {
+      QStringList names;
+      for (const QString& m : scan.models) names << QFileInfo(m).fileName();
+      bool ok = false;
+      const QString pick = QInputDialog::getItem(this, tr("Choose a model"),
+                                                 tr("%1 holds several models:").arg(dir), names, 0,
+                                                 false, &ok);
+      if (!ok) return;
+      chosen = scan.models[names.indexOf(pick)];
+    }
+    loadModel(chosen);
     return;
   }
   if (model_bar_->path() != dir) model_bar_->setPath(dir);
@@ -199,6 +350,7 @@ void MainWindow::onModelLoaded(const ModelInfo& info) {
   model_bar_->setInfo(info);
   setWindowTitle(tr("SpecMamba Studio — %1").arg(QFileInfo(info.path).fileName()));
   statusBar()->showMessage(tr("Loaded %1").arg(QDir::toNativeSeparators(info.path)), 5000);
+  addRecentModel(info.path);
   setState(State::Idle);
   emit modelLoadFinished(true);
 }
@@ -215,11 +367,18 @@ bool MainWindow::startGeneration() {
   req.max_tokens = panel_->sampling()->maxTokens();
   req.sampling = panel_->sampling()->params();
   req.spec = panel_->spec()->request();
+  // A bad setting is reported before anything is cleared: the last results stay.
+  if (const QString problem = checkRequest(req); !problem.isEmpty()) {
+    showError(problem);
+    emit runFinished(false);
+    return false;
+  }
 
   banner_->hide();
   panel_->output()->startRun(req.prompt);
   spec_run_ = req.spec.enabled;
   spec_steps_ = spec_accepted_ = spec_step_tokens_ = 0;
+  chart_step_ = chart_step_tokens_ = 0;
   chart_->setMode(spec_run_ ? LatencyChart::Mode::StepTokens : LatencyChart::Mode::TokenLatency);
   latency_dock_->setWindowTitle(spec_run_ ? tr("Tokens per step") : tr("Decode latency"));
   spec_label_->setVisible(spec_run_);
@@ -229,6 +388,10 @@ bool MainWindow::startGeneration() {
   last_token_s_ = 0.0;
   count_label_->setText(tr("0 tokens"));
   rate_label_->setText(tr("– tok/s"));
+  run_header_->setText(tr("Running · %1 · %2")
+                           .arg(QFileInfo(worker_->modelInfo().path).fileName(),
+                                spec_run_ ? tr("tree %1 · %2 · %3").arg(req.spec.tree, req.spec.verify, req.spec.backtrack)
+                                          : tr("target-only")));
   statusBar()->showMessage(spec_run_ ? tr("Generating (speculative, tree %1)…").arg(req.spec.tree)
                                      : tr("Generating…"));
   setState(State::Generating);
@@ -243,18 +406,20 @@ void MainWindow::stopGeneration() {
 
 void MainWindow::onTokens(const QVector<TokenEvent>& tokens) {
   if (tokens.isEmpty()) return;
-  // Runs of tokens of the same source go to the pane together.
+  // Runs of tokens of the same source and step go to the pane together.
   QByteArray bytes;
   bool run_draft = false;
-  int run_tokens = 0;
+  int run_tokens = 0, run_step = -1;
   auto flush = [&] {
-    if (run_tokens) panel_->output()->appendGenerated(bytes, run_draft, run_tokens);
+    if (run_tokens) panel_->output()->appendGenerated(bytes, run_draft, run_tokens, run_step);
     bytes.clear();
     run_tokens = 0;
   };
   for (const TokenEvent& t : tokens) {
-    if (run_tokens && t.draft != run_draft) flush();
+    const int step = t.step > 0 ? t.step - 1 : -1;  // TokenEvent steps are 1-based
+    if (run_tokens && (t.draft != run_draft || step != run_step)) flush();
     run_draft = t.draft;
+    run_step = step;
     bytes += t.bytes;
     ++run_tokens;
     if (t.index == 0) {
@@ -264,8 +429,15 @@ void MainWindow::onTokens(const QVector<TokenEvent>& tokens) {
     } else if (t.step > 0) {
       ++spec_step_tokens_;
       if (t.draft) ++spec_accepted_;
+      // One chart sample per step: the tokens it emitted (a step cut at
+      // max_tokens counts what reached the output, as the status does).
+      if (t.step != chart_step_) {
+        if (chart_step_ > 0) chart_->addSample(chart_step_, chart_step_tokens_);
+        chart_step_ = t.step;
+        chart_step_tokens_ = 0;
+      }
+      ++chart_step_tokens_;
       spec_steps_ = std::max(spec_steps_, t.step);
-      if (!t.draft) chart_->addSample(t.step, t.step_tokens);  // the bonus ends its step
     }
     last_token_s_ = t.elapsed_s;
   }
@@ -281,7 +453,23 @@ void MainWindow::onTokens(const QVector<TokenEvent>& tokens) {
 }
 
 void MainWindow::onFinished(const GenerationSummary& s) {
-  chart_->replotNow();
+  if (spec_run_ && chart_step_ > 0) {
+    chart_->addSample(chart_step_, chart_step_tokens_);
+    chart_step_ = 0;
+  }
+  // Chart title and status bar from the same figures.
+  if (s.speculative) {
+    updateSpecLabel(s.mean_accepted, s.tokens_per_pass, s.steps);
+    chart_->setFinalTitle(tr("Tokens per step: %1 tok/pass (%2 accepted + bonus) · %3 steps · %4 tok/s")
+                              .arg(s.tokens_per_pass, 0, 'f', 2)
+                              .arg(s.mean_accepted, 0, 'f', 2)
+                              .arg(s.steps)
+                              .arg(s.decode_tokens_per_second, 0, 'f', 1));
+  } else {
+    chart_->setFinalTitle(tr("Decode latency per token · %1 tok/s · %2 tokens")
+                              .arg(s.decode_tokens_per_second, 0, 'f', 1)
+                              .arg(s.generated));
+  }
   count_label_->setText(tokenCountText(s.generated));
   rate_label_->setText(tr("%1 tok/s").arg(s.decode_tokens_per_second, 0, 'f', 1));
   rate_label_->setToolTip(tr("decode %1 tok/s, prefill %2 tokens in %3 ms, overall %4 tok/s")
@@ -289,7 +477,6 @@ void MainWindow::onFinished(const GenerationSummary& s) {
                               .arg(s.prompt_tokens)
                               .arg(s.prefill_seconds * 1e3, 0, 'f', 1)
                               .arg(s.total_tokens_per_second, 0, 'f', 1));
-  if (s.speculative) updateSpecLabel(s.mean_accepted, s.tokens_per_pass, s.steps);
   if (s.cancelled) panel_->output()->appendNote(tr("[stopped]"));
   statusBar()->showMessage(
       tr("%1 tokens (prompt %2, prefill %3 ms), decode %4 tok/s — %5")
@@ -306,8 +493,216 @@ void MainWindow::onFinished(const GenerationSummary& s) {
                                 .arg(s.steps)
                                 .arg(s.accepted)
                                 .arg(s.drafted));
+  if (s.record) {
+    const int row = runs_->addRun(s.record);
+    showRun(s.record, false);  // the pane already holds the streamed text
+    run_table_->selectionModel()->blockSignals(true);
+    run_table_->selectRow(row);
+    run_table_->selectionModel()->blockSignals(false);
+  }
   setState(s.cancelled ? State::Stopped : State::Idle);
   emit runFinished(true);
+}
+
+void MainWindow::showRun(std::shared_ptr<const RunRecord> run, bool render_text) {
+  current_run_ = std::move(run);
+  current_step_ = -1;
+  const RunRecord* r = current_run_.get();
+  tree_view_->setRun(current_run_);
+  fifo_view_->setRun(current_run_);
+  backtrack_view_->setRun(current_run_);
+  timeline_view_->setRun(current_run_);
+  if (!r) {
+    run_header_->setText(tr("No run selected"));
+    emit currentRunChanged();
+    return;
+  }
+  const int row = runs_->rowOf(r);
+  const QString name = row >= 0 ? runs_->name(row) : r->name;
+  QString header = tr("%1 · %2 · %3 · %4 tokens · %5 tok/s")
+                       .arg(name, QFileInfo(r->settings.target).fileName(), r->settings.describe())
+                       .arg(r->figures.generated)
+                       .arg(r->figures.tokens_per_second, 0, 'f', 1);
+  if (row >= 0 && runs_->speedup(row) > 0 && r->settings.speculative())
+    header += tr(" · %1x target-only").arg(runs_->speedup(row), 0, 'f', 2);
+  run_header_->setText(header);
+  if (render_text) {
+    panel_->output()->showRun(*r);
+    if (r->settings.speculative()) {
+      chart_->setMode(LatencyChart::Mode::StepTokens);
+      for (size_t i = 0; i < r->steps.size(); ++i) chart_->addSample(int(i) + 1, r->steps[i].emitted);
+      chart_->setFinalTitle(tr("Tokens per step: %1 tok/pass (%2 accepted + bonus) · %3 steps")
+                                .arg(r->figures.tokens_per_pass, 0, 'f', 2)
+                                .arg(r->figures.mean_accepted, 0, 'f', 2)
+                                .arg(r->figures.steps));
+    } else {
+      chart_->setMode(LatencyChart::Mode::TokenLatency);
+    }
+  }
+  emit currentRunChanged();
+  if (!r->steps.empty()) selectStep(0);
+}
+
+void MainWindow::selectStep(int step) {
+  if (selecting_ || !current_run_) return;
+  if (step < 0 || step >= int(current_run_->steps.size())) return;
+  selecting_ = true;
+  current_step_ = step;
+  tree_view_->setStep(step);
+  fifo_view_->setStep(step);
+  backtrack_view_->setStep(step);
+  timeline_view_->setStep(step);
+  chart_->setSelectedStep(step);
+  panel_->output()->highlightStep(step);
+  const StepRecord& s = current_run_->steps[size_t(step)];
+  statusBar()->showMessage(tr("Step %1: %2 of %3 draft tokens accepted, %4 emitted, %5 us")
+                               .arg(step)
+                               .arg(s.accepted)
+                               .arg(int(s.nodes.size()) - 1)
+                               .arg(s.emitted)
+                               .arg(s.step_us, 0, 'f', 1),
+                           8000);
+  selecting_ = false;
+  emit currentStepChanged(step);
+}
+
+void MainWindow::selectRun(int row) {
+  auto run = runs_->run(row);
+  if (!run || run == current_run_) return;
+  if (worker_->isBusy()) return;  // the pane belongs to the running job
+  showRun(run, true);
+}
+
+bool MainWindow::openTrace(const QString& path) {
+  try {
+    auto run = std::make_shared<const RunRecord>(open_trace(path));
+    const int row = runs_->addRun(run);
+    run_table_->selectionModel()->blockSignals(true);
+    run_table_->selectRow(row);
+    run_table_->selectionModel()->blockSignals(false);
+    if (!worker_->isBusy()) showRun(run, true);
+    statusBar()->showMessage(tr("Opened %1 (%2 steps)").arg(path).arg(run->steps.size()), 5000);
+    return true;
+  } catch (const std::exception& e) {
+    showError(tr("Cannot open the trace: %1").arg(QString::fromUtf8(e.what())));
+    return false;
+  }
+}
+
+bool MainWindow::exportTrace(const QString& path) {
+  if (!current_run_) {
+    showError(tr("No run to export: generate, or select a run in the run list."));
+    return false;
+  }
+  try {
+    save_trace(*current_run_, path);
+    statusBar()->showMessage(tr("Saved %1").arg(path), 5000);
+    return true;
+  } catch (const std::exception& e) {
+    showError(tr("Cannot save the trace: %1").arg(QString::fromUtf8(e.what())));
+    return false;
+  }
+}
+
+void MainWindow::browseTraceToOpen() {
+  const QString path = QFileDialog::getOpenFileName(this, tr("Open Trace"), QString(), trace_file_filter());
+  if (!path.isEmpty()) openTrace(path);
+}
+
+void MainWindow::browseTraceToExport() {
+  if (!current_run_) {
+    showError(tr("No run to export: generate, or select a run in the run list."));
+    return;
+  }
+  const int row = runs_->rowOf(current_run_.get());
+  const QString stem = (row >= 0 ? runs_->name(row) : QStringLiteral("run")).replace(' ', '_').toLower();
+  const QString path =
+      QFileDialog::getSaveFileName(this, tr("Export Trace"), stem + QStringLiteral(".json"), trace_file_filter());
+  if (!path.isEmpty()) exportTrace(path);
+}
+
+void MainWindow::compareRuns(int row_a, int row_b) {
+  auto a = runs_->run(row_a), b = runs_->run(row_b);
+  if (!a || !b) return;
+  auto* dlg = new CompareView(this);
+  dlg->setAttribute(Qt::WA_DeleteOnClose);
+  dlg->setRuns(a, runs_->name(row_a), runs_->baseline(row_a), b, runs_->name(row_b), runs_->baseline(row_b));
+  dlg->show();
+}
+
+void MainWindow::setPresentationMode(bool on) {
+  QFont f = QApplication::font();
+  static const qreal base = f.pointSizeF();
+  f.setPointSizeF(on ? base * 1.5 : base);
+  QApplication::setFont(f);
+  model_bar_->setVisible(!on);
+  panel_->setPresentationMode(on);
+  for (const char* name : {"fifoDock", "backtrackDock", "runsDock"})
+    if (QDockWidget* d = dock(QString::fromLatin1(name))) d->setVisible(!on);
+  if (presentation_action_->isChecked() != on) presentation_action_->setChecked(on);
+}
+
+void MainWindow::addRecentModel(const QString& dir) {
+  const QString clean = QDir::cleanPath(QFileInfo(dir).absoluteFilePath());
+  recent_models_.removeAll(clean);
+  recent_models_.prepend(clean);
+  while (recent_models_.size() > kRecentModels) recent_models_.removeLast();
+  rebuildRecentMenu();
+}
+
+void MainWindow::rebuildRecentMenu() {
+  recent_menu_->clear();
+  for (const QString& dir : recent_models_)
+    recent_menu_->addAction(QDir::toNativeSeparators(dir), this, [this, dir] { loadModel(dir); });
+  recent_menu_->setEnabled(!recent_models_.isEmpty());
+}
+
+void MainWindow::restoreSettings() {
+  QSettings s;
+  if (s.contains(QStringLiteral("window/geometry"))) restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray());
+  if (s.contains(QStringLiteral("window/state"))) restoreState(s.value(QStringLiteral("window/state")).toByteArray());
+  recent_models_ = s.value(QStringLiteral("models/recent")).toStringList();
+  rebuildRecentMenu();
+  if (s.contains(QStringLiteral("run/prompt"))) panel_->setPrompt(s.value(QStringLiteral("run/prompt")).toString());
+  SpecRequest r = panel_->spec()->request();
+  r.enabled = s.value(QStringLiteral("spec/enabled"), r.enabled).toBool();
+  r.draft_path = s.value(QStringLiteral("spec/draft"), r.draft_path).toString();
+  r.tree = s.value(QStringLiteral("spec/tree"), r.tree).toString();
+  r.verify = s.value(QStringLiteral("spec/verify"), r.verify).toString();
+  r.backtrack = s.value(QStringLiteral("spec/backtrack"), r.backtrack).toString();
+  r.budget = s.value(QStringLiteral("spec/budget"), qlonglong(r.budget)).toLongLong();
+  r.tile = s.value(QStringLiteral("spec/tile"), r.tile).toInt();
+  panel_->spec()->setRequest(r);
+  SamplingParams p = panel_->sampling()->params();
+  p.temperature = s.value(QStringLiteral("sampling/temperature"), p.temperature).toFloat();
+  p.top_k = s.value(QStringLiteral("sampling/top_k"), p.top_k).toInt();
+  p.top_p = s.value(QStringLiteral("sampling/top_p"), p.top_p).toFloat();
+  p.seed = s.value(QStringLiteral("sampling/seed"), qulonglong(p.seed)).toULongLong();
+  panel_->sampling()->setParams(p);
+  panel_->sampling()->setMaxTokens(s.value(QStringLiteral("sampling/max_tokens"), panel_->sampling()->maxTokens()).toInt());
+}
+
+void MainWindow::saveSettings() const {
+  QSettings s;
+  s.setValue(QStringLiteral("window/geometry"), saveGeometry());
+  s.setValue(QStringLiteral("window/state"), saveState());
+  s.setValue(QStringLiteral("models/recent"), recent_models_);
+  s.setValue(QStringLiteral("models/last"), model_bar_->path());
+  s.setValue(QStringLiteral("run/prompt"), panel_->prompt());
+  const SpecRequest r = panel_->spec()->request();
+  s.setValue(QStringLiteral("spec/enabled"), r.enabled);
+  s.setValue(QStringLiteral("spec/draft"), r.draft_path);
+  s.setValue(QStringLiteral("spec/tree"), r.tree);
+  s.setValue(QStringLiteral("spec/verify"), r.verify);
+  s.setValue(QStringLiteral("spec/backtrack"), r.backtrack);
+  s.setValue(QStringLiteral("spec/budget"), qlonglong(r.budget));
+  s.setValue(QStringLiteral("spec/tile"), r.tile);
+  const SamplingParams p = panel_->sampling()->params();
+  s.setValue(QStringLiteral("sampling/temperature"), p.temperature);
+  s.setValue(QStringLiteral("sampling/top_k"), p.top_k);
+  s.setValue(QStringLiteral("sampling/top_p"), p.top_p);
+  s.setValue(QStringLiteral("sampling/seed"), qulonglong(p.seed));
+  s.setValue(QStringLiteral("sampling/max_tokens"), panel_->sampling()->maxTokens());
 }
 
 void MainWindow::onError(const QString& message) {
@@ -328,11 +723,12 @@ void MainWindow::onError(const QString& message) {
 
 void MainWindow::showError(const QString& message) {
   banner_->showMessage(message, MessageBanner::Kind::Error);
-  statusBar()->showMessage(tr("Error: %1").arg(message));
+  statusBar()->showMessage(tr("Error: %1").arg(message), 10000);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
   worker_->cancelAndWait();
+  if (persist_) saveSettings();
   QMainWindow::closeEvent(event);
 }
 

@@ -1,26 +1,38 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
-// SpecMamba Studio's main window: the generation view in the centre, analysis
-// views in dock widgets (today the decode-latency chart; token tree, FIFO,
-// backtracking and pipeline views dock in beside it later), a status bar
-// with the run state, token count and tokens/s. All heavy work goes through
-// GenerationWorker; the window only reacts to its signals.
+// SpecMamba Studio's main window: the generation view in the centre (in a
+// scroll area, so no control is lost in a small window), the analysis views
+// in dock widgets — token tree, FIFO verification, backtracking, step
+// timeline, tokens per step and the run list — all linked by one selected
+// step of one selected run. A status bar shows the run state, token count and
+// rates. Heavy work goes through GenerationWorker; the window only reacts to
+// its signals. Settings, window layout and docks persist (QSettings).
 #include <QMainWindow>
+
+#include <memory>
 
 class QAction;
 class QDockWidget;
 class QLabel;
 class QMenu;
+class QTableView;
 
 namespace sm::ui {
 
+class BacktrackingView;
+class FifoView;
 class GenerationPanel;
 class GenerationWorker;
 class LatencyChart;
 class MessageBanner;
 class ModelBar;
+class RaceView;
+class RunListModel;
+class TimelineView;
+class TokenTreeView;
 struct GenerationSummary;
 struct ModelInfo;
+struct RunRecord;
 struct TokenEvent;
 
 class MainWindow : public QMainWindow {
@@ -31,7 +43,8 @@ class MainWindow : public QMainWindow {
   Q_ENUM(State)
   static QString stateName(State s);
 
-  explicit MainWindow(QWidget* parent = nullptr);
+  // persist: read and write QSettings (off in tests and headless screenshots).
+  explicit MainWindow(QWidget* parent = nullptr, bool persist = false);
   ~MainWindow() override;
 
   State state() const { return state_; }
@@ -43,34 +56,66 @@ class MainWindow : public QMainWindow {
   GenerationWorker* worker() const { return worker_; }
   MessageBanner* messageBanner() const { return banner_; }
   QMenu* viewMenu() const { return view_menu_; }
+  TokenTreeView* tokenTreeView() const { return tree_view_; }
+  FifoView* fifoView() const { return fifo_view_; }
+  BacktrackingView* backtrackingView() const { return backtrack_view_; }
+  TimelineView* timelineView() const { return timeline_view_; }
+  RaceView* raceView() const { return race_view_; }
+  RunListModel* runs() const { return runs_; }
+  QTableView* runTable() const { return run_table_; }
 
   // Adds an analysis view as a dock (listed in the View menu).
   QDockWidget* addView(const QString& object_name, const QString& title, QWidget* view,
                        Qt::DockWidgetArea area);
+  QDockWidget* dock(const QString& object_name) const;
 
   QString statusTokensPerSecondText() const;
   // Speculative runs: "mean accepted … per pass · … tokens per pass · … steps".
   QString statusSpecText() const;
+  // What produced the results on screen: "Run 3 · mamba2-target · tree 2,2,1 · fifo · …".
+  QString runHeaderText() const;
   // Accepted draft tokens / target tokens streamed in the current run.
   int acceptedDraftTokens() const { return spec_accepted_; }
 
+  // The run every view shows, and its selected step (-1: none).
+  std::shared_ptr<const RunRecord> currentRun() const { return current_run_; }
+  int currentStep() const { return current_step_; }
+
+  // Recent model directories, newest first (File > Recent Models).
+  QStringList recentModels() const { return recent_models_; }
+
  public slots:
-  // Loads DIR with the thread count of the model bar.
+  // Loads DIR with the thread count of the model bar. A directory holding
+  // model directories (data/models) offers them instead of failing.
   void loadModel(const QString& dir);
-  // Generates from the prompt box; false if it could not start.
+  // Generates from the prompt box; false if it could not start (a bad
+  // setting leaves the last results on screen).
   bool startGeneration();
   void stopGeneration();
+  // Linked selection: every view, the text and the charts follow.
+  void selectStep(int step);
+  void selectRun(int row);
+  // File > Open Trace / Export Trace; false (and the banner) on failure.
+  bool openTrace(const QString& path);
+  bool exportTrace(const QString& path);
+  // Makes `row_a` and `row_b` the compared pair (View > Compare Runs).
+  void compareRuns(int row_a, int row_b);
+  // Larger fonts, fewer controls: for demos on a projector.
+  void setPresentationMode(bool on);
 
  signals:
   void stateChanged(sm::ui::MainWindow::State state);
   void modelLoadFinished(bool ok);
   // A generation ended: ok is false when it failed (cancelled counts as ok).
   void runFinished(bool ok);
+  void currentRunChanged();
+  void currentStepChanged(int step);
 
  protected:
   void closeEvent(QCloseEvent* event) override;
 
  private:
+  void setupViews();
   void setupMenus();
   void setupStatusBar();
   void setState(State s);
@@ -80,21 +125,48 @@ class MainWindow : public QMainWindow {
   void onFinished(const GenerationSummary& summary);
   void onError(const QString& message);
   void showError(const QString& message);
+  void showRun(std::shared_ptr<const RunRecord> run, bool render_text);
+  void addRecentModel(const QString& dir);
+  void rebuildRecentMenu();
+  void restoreSettings();
+  void saveSettings() const;
+  void browseTraceToOpen();
+  void browseTraceToExport();
+  void updateSpecLabel(double mean_accepted, double tokens_per_pass, int64_t steps);
 
+  bool persist_ = false;
   GenerationWorker* worker_ = nullptr;
   ModelBar* model_bar_ = nullptr;
   GenerationPanel* panel_ = nullptr;
   MessageBanner* banner_ = nullptr;
   LatencyChart* chart_ = nullptr;
+  TokenTreeView* tree_view_ = nullptr;
+  FifoView* fifo_view_ = nullptr;
+  BacktrackingView* backtrack_view_ = nullptr;
+  TimelineView* timeline_view_ = nullptr;
+  RaceView* race_view_ = nullptr;
+  RunListModel* runs_ = nullptr;
+  QTableView* run_table_ = nullptr;
+  QLabel* run_header_ = nullptr;
   QMenu* view_menu_ = nullptr;
+  QMenu* recent_menu_ = nullptr;
   QAction* open_action_ = nullptr;
+  QAction* open_trace_action_ = nullptr;
+  QAction* export_trace_action_ = nullptr;
   QAction* generate_action_ = nullptr;
   QAction* stop_action_ = nullptr;
+  QAction* presentation_action_ = nullptr;
   QLabel* state_label_ = nullptr;
   QLabel* count_label_ = nullptr;
   QLabel* rate_label_ = nullptr;
   QLabel* spec_label_ = nullptr;
   QDockWidget* latency_dock_ = nullptr;
+  QByteArray default_state_;
+  QStringList recent_models_;
+
+  std::shared_ptr<const RunRecord> current_run_;
+  int current_step_ = -1;
+  bool selecting_ = false;  // re-entrancy guard of linked selection
 
   State state_ = State::Idle;
   int tokens_ = 0;
@@ -104,7 +176,8 @@ class MainWindow : public QMainWindow {
   int spec_steps_ = 0;        // steps seen so far
   int spec_accepted_ = 0;     // accepted draft tokens streamed
   int spec_step_tokens_ = 0;  // tokens streamed from steps (all but the prefill's)
-  void updateSpecLabel(double mean_accepted, double tokens_per_pass, int64_t steps);
+  int chart_step_ = 0;        // step whose tokens are being counted for the chart
+  int chart_step_tokens_ = 0;
 };
 
 }  // namespace sm::ui

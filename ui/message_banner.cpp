@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ui/message_banner.h"
 
+#include <algorithm>
+
+#include <QEvent>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QStyle>
@@ -24,7 +27,23 @@ MessageBanner::MessageBanner(QWidget* parent) : QFrame(parent) {
   layout->setContentsMargins(8, 4, 4, 4);
   layout->addWidget(label_, 1);
   layout->addWidget(close_, 0, Qt::AlignTop);
+  if (parent) parent->installEventFilter(this);
   hide();
+}
+
+bool MessageBanner::eventFilter(QObject* watched, QEvent* event) {
+  if (watched == parentWidget() && event->type() == QEvent::Resize && isVisible()) place();
+  return QFrame::eventFilter(watched, event);
+}
+
+void MessageBanner::place() {
+  QWidget* host = parentWidget();
+  if (!host) return;
+  const int margin = 8;
+  const int w = std::max(120, host->width() - 2 * margin);
+  const int h = std::min(host->height() / 2, std::max(minimumSizeHint().height(), heightForWidth(w)));
+  setGeometry(margin, margin, w, h > 0 ? h : sizeHint().height());
+  raise();
 }
 
 void MessageBanner::showMessage(const QString& text, Kind kind) {
@@ -36,6 +55,7 @@ void MessageBanner::showMessage(const QString& text, Kind kind) {
                           " border-radius: 3px; } QLabel { color: #0d3c61; }";
   setStyleSheet(QString::fromLatin1(css));
   show();
+  place();
 }
 
 QString MessageBanner::text() const { return label_->text(); }
