@@ -34,6 +34,7 @@
 #include "ui/latency_chart.h"
 #include "ui/main_window.h"
 #include "ui/models/run_list_model.h"
+#include "ui/views/race_view.h"
 #include "ui/models/run_record.h"
 #include "ui/views/view_snapshots.h"
 #include "ui/workers/stall_monitor.h"
@@ -145,13 +146,17 @@ int main(int argc, char** argv) {
                                      QStringLiteral("THEME"));
   const QCommandLineOption present_opt(QStringLiteral("presentation"),
                                        QStringLiteral("presentation mode: larger fonts, fewer controls"));
+  const QCommandLineOption race_opt(
+      QStringLiteral("race"),
+      QStringLiteral("demo race: target-only against speculative decoding of the prompt, measured one "
+                     "after the other, played back side by side"));
   const QCommandLineOption size_opt(QStringLiteral("window-size"),
                                     QStringLiteral("window size WIDTHxHEIGHT (screenshots)"),
                                     QStringLiteral("WxH"));
   parser.addOptions({prompt_opt, max_tokens_opt, temperature_opt, top_k_opt, top_p_opt, seed_opt,
                      threads_opt, draft_opt, tree_opt, verify_opt, backtrack_opt, budget_opt,
                      tile_opt, shot_opt, views_opt, run_opt, trace_opt, theme_opt, present_opt,
-                     size_opt});
+                     size_opt, race_opt});
   parser.process(*app);  // handles --help / --version and exits
 
   const QStringList args = parser.positionalArguments();
@@ -179,7 +184,8 @@ int main(int argc, char** argv) {
   if (!(sampling.top_p > 0 && sampling.top_p <= 1))
     usage_error(QStringLiteral("--top-p must be in (0, 1]"));
 
-  const bool run = parser.isSet(run_opt) || parser.isSet(prompt_opt);
+  const bool race = parser.isSet(race_opt);
+  const bool run = !race && (parser.isSet(run_opt) || parser.isSet(prompt_opt));
   const QString shot = parser.value(shot_opt);
   const QString views_dir = parser.value(views_opt);
   const bool headless = !shot.isEmpty() || !views_dir.isEmpty();
@@ -299,9 +305,28 @@ int main(int argc, char** argv) {
     });
   };
 
+  if (race) {
+    sm::ui::RaceView* rv = window.raceView();
+    if (headless)  // no one watches: skip the paced playback
+      QObject::connect(rv, &sm::ui::RaceView::measured, rv, [rv] { rv->finishPlaybackNow(); });
+    QObject::connect(rv, &sm::ui::RaceView::finished, &window,
+                     [shot, views_dir, save_and_exit, save_views_and_exit] {
+                       if (!views_dir.isEmpty()) save_views_and_exit(true);
+                       else if (!shot.isEmpty()) save_and_exit(true);
+                     });
+    QObject::connect(rv, &sm::ui::RaceView::raceFailed, &window,
+                     [shot, views_dir, save_and_exit, save_views_and_exit](const QString& m) {
+                       std::fprintf(stderr, "specmamba-studio: race failed: %s\n", qPrintable(m));
+                       if (!views_dir.isEmpty()) save_views_and_exit(false);
+                       else if (!shot.isEmpty()) save_and_exit(false);
+                     });
+  }
   QObject::connect(&window, &sm::ui::MainWindow::modelLoadFinished, &window,
-                   [&window, run, shot, views_dir, save_and_exit, save_views_and_exit](bool ok) {
-                     if (ok && run) {
+                   [&window, &stalls, run, race, shot, views_dir, save_and_exit, save_views_and_exit](bool ok) {
+                     if (ok && race) {
+                       stalls.start();
+                       window.startRace();
+                     } else if (ok && run) {
                        window.startGeneration();  // ends in runFinished
                      } else if (!views_dir.isEmpty()) {
                        save_views_and_exit(ok);

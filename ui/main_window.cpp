@@ -41,6 +41,8 @@
 #include "ui/views/backtracking_view.h"
 #include "ui/views/compare_view.h"
 #include "ui/views/fifo_view.h"
+#include "ui/views/race_view.h"
+#include "ui/workers/race_worker.h"
 #include "ui/views/timeline_view.h"
 #include "ui/views/token_tree_view.h"
 
@@ -132,6 +134,7 @@ void MainWindow::setupViews() {
   fifo_view_ = new FifoView(this);
   backtrack_view_ = new BacktrackingView(this);
   timeline_view_ = new TimelineView(this);
+  race_view_ = new RaceView(this);
 
   run_table_ = new QTableView(this);
   run_table_->setObjectName(QStringLiteral("runTable"));
@@ -186,8 +189,10 @@ void MainWindow::setupViews() {
   QDockWidget* timeline = addView(QStringLiteral("timelineDock"), tr("Step timeline"), timeline_view_, Qt::BottomDockWidgetArea);
   latency_dock_ = addView(QStringLiteral("latencyDock"), tr("Tokens per step"), chart_, Qt::BottomDockWidgetArea);
   QDockWidget* list = addView(QStringLiteral("runsDock"), tr("Runs"), runs_box, Qt::BottomDockWidgetArea);
+  QDockWidget* race = addView(QStringLiteral("raceDock"), tr("Demo race"), race_view_, Qt::RightDockWidgetArea);
   tabifyDockWidget(tree, fifo);
   tabifyDockWidget(fifo, back);
+  tabifyDockWidget(back, race);
   tree->raise();
   tabifyDockWidget(latency_dock_, timeline);
   tabifyDockWidget(timeline, list);
@@ -231,6 +236,11 @@ void MainWindow::setupMenus() {
   generate_action_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
   stop_action_ = run->addAction(tr("&Stop"), this, &MainWindow::stopGeneration);
   stop_action_->setShortcut(QKeySequence(Qt::Key_Escape));
+  run->addSeparator();
+  QAction* race = run->addAction(tr("Demo &Race"), this, &MainWindow::startRace);
+  race->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R));
+  race->setToolTip(tr("Target-only against speculative decoding of the prompt, measured one after the "
+                      "other, played back side by side"));
 
   view_menu_ = menuBar()->addMenu(tr("&View"));
   presentation_action_ = view_menu_->addAction(tr("&Presentation Mode"));
@@ -410,6 +420,7 @@ void MainWindow::onTokens(const QVector<TokenEvent>& tokens) {
   QByteArray bytes;
   bool run_draft = false;
   int run_tokens = 0, run_step = -1;
+  panel_->output()->beginBatch();  // one layout per batch, not per piece
   auto flush = [&] {
     if (run_tokens) panel_->output()->appendGenerated(bytes, run_draft, run_tokens, run_step);
     bytes.clear();
@@ -442,6 +453,7 @@ void MainWindow::onTokens(const QVector<TokenEvent>& tokens) {
     last_token_s_ = t.elapsed_s;
   }
   flush();
+  panel_->output()->endBatch();
   if (spec_run_ && spec_steps_ > 0)
     updateSpecLabel(double(spec_accepted_) / spec_steps_, double(spec_step_tokens_) / spec_steps_,
                     spec_steps_);
@@ -630,6 +642,29 @@ void MainWindow::compareRuns(int row_a, int row_b) {
   dlg->show();
 }
 
+RaceRequest MainWindow::raceRequest() const {
+  RaceRequest r;
+  r.target_dir = worker_->hasModel() ? worker_->modelInfo().path : model_bar_->path();
+  const SpecRequest spec = panel_->spec()->request();
+  r.draft_dir = spec.draft_path;
+  r.prompt = panel_->prompt();
+  r.max_tokens = std::clamp(panel_->sampling()->maxTokens(), 1, 5000);
+  r.sampling = panel_->sampling()->params();
+  r.spec = spec;
+  r.spec.enabled = true;
+  r.threads = model_bar_->threads();
+  return r;
+}
+
+void MainWindow::startRace() {
+  if (QDockWidget* d = dock(QStringLiteral("raceDock"))) {
+    d->show();
+    d->raise();
+  }
+  race_view_->setRequest(raceRequest());
+  race_view_->start();
+}
+
 void MainWindow::setPresentationMode(bool on) {
   QFont f = QApplication::font();
   static const qreal base = f.pointSizeF();
@@ -637,6 +672,7 @@ void MainWindow::setPresentationMode(bool on) {
   QApplication::setFont(f);
   model_bar_->setVisible(!on);
   panel_->setPresentationMode(on);
+  race_view_->setPresentation(on);
   for (const char* name : {"fifoDock", "backtrackDock", "runsDock"})
     if (QDockWidget* d = dock(QString::fromLatin1(name))) d->setVisible(!on);
   if (presentation_action_->isChecked() != on) presentation_action_->setChecked(on);

@@ -32,6 +32,7 @@ class TimelineView;
 class TokenTreeView;
 struct GenerationSummary;
 struct ModelInfo;
+struct RaceRequest;
 struct RunRecord;
 struct TokenEvent;
 
@@ -102,6 +103,8 @@ class MainWindow : public QMainWindow {
   void compareRuns(int row_a, int row_b);
   // Larger fonts, fewer controls: for demos on a projector.
   void setPresentationMode(bool on);
+  // The demo race with the window's settings (Run > Demo Race).
+  void startRace();
 
  signals:
   void stateChanged(sm::ui::MainWindow::State state);
@@ -133,6 +136,7 @@ class MainWindow : public QMainWindow {
   void browseTraceToOpen();
   void browseTraceToExport();
   void updateSpecLabel(double mean_accepted, double tokens_per_pass, int64_t steps);
+  RaceRequest raceRequest() const;
 
   bool persist_ = false;
   GenerationWorker* worker_ = nullptr;

@@ -59,12 +59,14 @@ void TokenStreamView::changeEvent(QEvent* e) {
 }
 
 void TokenStreamView::startRun(const QString& prompt) {
+  endBatch();
   clear();
   generated_.clear();
   spans_.clear();
   decoder_.resetState();
   draft_tokens_ = 0;
   target_tokens_ = 0;
+  block_chars_ = 0;
   highlighted_ = -1;
   setExtraSelections({});
   appendWithFormat(prompt, prompt_fmt_);
@@ -76,8 +78,22 @@ void TokenStreamView::appendGenerated(const QByteArray& bytes, bool accepted_dra
   const QString text = decoder_(bytes);
   if (text.isEmpty()) return;
   generated_ += text;
+  // A paragraph is laid out whole on every change, so a run without line
+  // breaks would make appending quadratic: past kMaxBlock characters the pane
+  // breaks the paragraph at a space (shown as a line break; generatedText()
+  // keeps the exact text).
+  const qsizetype nl = text.lastIndexOf(QLatin1Char('\n'));
+  block_chars_ = nl >= 0 ? int(text.size() - nl - 1) : block_chars_ + int(text.size());
+  QString shown = text;
+  if (block_chars_ > kMaxBlock) {
+    const qsizetype sp = shown.lastIndexOf(QLatin1Char(' '));
+    if (sp >= 0) {
+      shown[sp] = QChar::ParagraphSeparator;
+      block_chars_ = int(shown.size() - sp - 1);
+    }
+  }
   const int begin = document()->characterCount() - 1;
-  appendWithFormat(text, accepted_draft ? draft_fmt_ : generated_fmt_);
+  appendWithFormat(shown, accepted_draft ? draft_fmt_ : generated_fmt_);
   const int end = document()->characterCount() - 1;
   if (!spans_.empty() && spans_.back().step == step && spans_.back().end == begin)
     spans_.back().end = end;
@@ -122,7 +138,29 @@ void TokenStreamView::appendNote(const QString& note) {
   appendWithFormat(QStringLiteral("  ") + note, note_fmt_);
 }
 
+void TokenStreamView::beginBatch() {
+  if (batching_) return;
+  QScrollBar* bar = verticalScrollBar();
+  follow_ = bar->value() >= bar->maximum() - 4;  // keep following the tail
+  batch_ = QTextCursor(document());
+  batch_.movePosition(QTextCursor::End);
+  batch_.beginEditBlock();
+  batching_ = true;
+}
+
+void TokenStreamView::endBatch() {
+  if (!batching_) return;
+  batching_ = false;
+  batch_.endEditBlock();
+  if (follow_) verticalScrollBar()->setValue(verticalScrollBar()->maximum());
+}
+
 void TokenStreamView::appendWithFormat(const QString& text, const QTextCharFormat& fmt) {
+  if (batching_) {
+    batch_.movePosition(QTextCursor::End);
+    batch_.insertText(text, fmt);
+    return;
+  }
   QScrollBar* bar = verticalScrollBar();
   const bool follow = bar->value() >= bar->maximum() - 4;  // keep following the tail
   QTextCursor c(document());

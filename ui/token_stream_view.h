@@ -31,6 +31,11 @@ class TokenStreamView : public QPlainTextEdit {
   // `tokens` only feeds the counters below.
   void appendGenerated(const QByteArray& bytes, bool accepted_draft = false, int tokens = 1,
                        int step = -1);
+  // Appends between these two are laid out once (a QTextDocument lays out a
+  // changed block again on every insert: per token, a long paragraph made
+  // appending quadratic).
+  void beginBatch();
+  void endBatch();
   // Appends a dim note such as "[stopped]" after the generated text.
   void appendNote(const QString& note);
   // Shows a recorded run: its prompt and generated tokens, tinted by step.
@@ -75,6 +80,11 @@ class TokenStreamView : public QPlainTextEdit {
     int step = -1;
   };
   std::vector<Span> spans_;
+  static constexpr int kMaxBlock = 1000;
+  int block_chars_ = 0;  // characters since the last line break
+  QTextCursor batch_;
+  bool batching_ = false;
+  bool follow_ = false;
   QStringDecoder decoder_{QStringDecoder::Utf8};
   QString generated_;
   QTextCharFormat prompt_fmt_;

@@ -234,6 +234,9 @@ RunRecord build_run_record(std::vector<Event> events, TraceMetadata metadata,
     finish_step(b);
     StepRecord& r = b.rec;
     r.first_token = next_token;
+    // The root is the last token emitted before the step (events carry no root token).
+    if (!r.nodes.empty() && size_t(next_token - 1) < run.generated_ids.size())
+      r.nodes[0].token = run.generated_ids[size_t(next_token - 1)];
     r.emitted = static_cast<int32_t>(std::clamp<int64_t>(total - next_token, 0, r.emitted));
     next_token += r.emitted;
     if (r.emitted == 0) continue;  // a step after the last emitted token

@@ -226,9 +226,11 @@ void TimelineModel::layoutLane(int lane, double lo, double hi, double width, Tim
   }
 
   out.merged[lane] = true;
-  // m cells over the view leave room for the partial cells at both ends.
+  // At least (hi - lo) / m per cell (m cells leave room for the partial ones
+  // at both ends), rounded up to a quarter power of two: nearby views (a pan,
+  // the view's margin clamped at the run's end) then share one grid.
   const int m = std::max(1, int(std::floor(width / kMinBarPx)) - 1);
-  const double cell = (hi - lo) / m;
+  const double cell = std::exp2(std::ceil(std::log2((hi - lo) / m) * 4) / 4);
   const auto k0 = static_cast<int64_t>(std::floor((lo - start_) / cell));
   const auto k1 = static_cast<int64_t>(std::ceil((hi - start_) / cell));
   const size_t cells = size_t(std::max<int64_t>(1, k1 - k0));
@@ -237,9 +239,15 @@ void TimelineModel::layoutLane(int lane, double lo, double hi, double width, Tim
     int first = -1, last = -1, spans = 0;
   };
   std::vector<Acc> acc(cells);
-  const double grid_lo = start_ + double(k0) * cell;
-  for (auto it = first; it != last; ++it) {
-    const double a = std::max(it->t0, grid_lo), b = std::min(it->t1, grid_lo + double(cells) * cell);
+  const double grid_lo = start_ + double(k0) * cell, grid_hi = grid_lo + double(cells) * cell;
+  // The cells at both ends reach past the view: count all of their spans, so
+  // a bucket reads the same whichever view it is at the edge of.
+  const auto g_first = std::upper_bound(spans.begin(), first, grid_lo,
+                                        [](double v, const TimelineSpan& s) { return v < s.t1; });
+  const auto g_last = std::lower_bound(last, spans.end(), grid_hi,
+                                       [](const TimelineSpan& s, double v) { return s.t0 < v; });
+  for (auto it = g_first; it != g_last; ++it) {
+    const double a = std::max(it->t0, grid_lo), b = std::min(it->t1, grid_hi);
     if (!(b > a)) continue;
     size_t c = size_t(std::clamp<int64_t>(int64_t(std::floor((a - grid_lo) / cell)), 0, int64_t(cells) - 1));
     for (; c < cells; ++c) {

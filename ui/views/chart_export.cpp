@@ -66,6 +66,7 @@ void save_svg(QCustomPlot* plot, const QString& path) {
   QSvgGenerator gen;
   gen.setOutputDevice(&file);
   gen.setSize(QSize(w, h));
+  gen.setResolution(plot->logicalDpiX());  // so the physical size matches the screen
   gen.setViewBox(QRect(0, 0, w, h));
   gen.setTitle(plot->objectName());
   gen.setDescription(QStringLiteral("SpecMamba Studio chart"));

@@ -10,10 +10,8 @@
 #include <QLocale>
 #include <QMouseEvent>
 #include <QPainter>
-#include <QPainterPath>
 #include <QPushButton>
 #include <QScrollArea>
-#include <QSignalBlocker>
 #include <QSlider>
 #include <QSpinBox>
 #include <QStackedWidget>
@@ -76,7 +74,6 @@ class WalkPane : public QWidget {
   explicit WalkPane(QWidget* parent) : QWidget(parent) {
     setMinimumSize(260, 380);  // room for a readable tree; the view scrolls below that
     setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Expanding);
-    setMouseTracking(false);
   }
 
   void show_walk(const FifoWalk* w, int frame, bool primary, const std::vector<QString>* tokens,
@@ -91,6 +88,8 @@ class WalkPane : public QWidget {
     update();
   }
   int frame() const { return frame_; }
+  // Where node v was last painted; null point before the first paint.
+  QPointF node_center(int v) const { return v >= 0 && size_t(v) < pos_.size() ? pos_[v] : QPointF(); }
   std::function<void(int)> on_node_clicked;
 
   QSize sizeHint() const override { return {420, 420}; }
@@ -540,6 +539,12 @@ int FifoView::layerCount() const { return walks_[order_] ? walks_[order_]->tilin
 
 QString FifoView::orderName() const { return verify_order_label(kOrders[order_]); }
 
+QPoint FifoView::nodeCenter(int pane, int node) const {
+  if (pane < 0 || pane > 2 || !panes_[pane]->isVisible()) return {};
+  const QPointF c = panes_[pane]->node_center(node);
+  return c.isNull() ? QPoint() : panes_[pane]->mapTo(this, c.toPoint());
+}
+
 bool FifoView::isPlaying() const { return timer_->isActive(); }
 
 QString FifoView::agreementText() const { return agreement_label_->text(); }
@@ -575,11 +580,9 @@ void FifoView::setRun(std::shared_ptr<const RunRecord> run) {
   order_ = run_order_;
   unit_x_ = unit_layout(*run_->shape);
   walk(order_);  // one schedule of the shape: cheap, and the controls need its size
-  {
-    QSignalBlocker b1(step_spin_), b2(order_combo_);
-    step_spin_->setRange(0, int(run_->steps.size()) - 1);
-    order_combo_->setCurrentIndex(order_);
-  }
+  updating_ = true;
+  step_spin_->setRange(0, int(run_->steps.size()) - 1);
+  updating_ = false;
   step_ = 0;
   stack_->setCurrentWidget(stack_->widget(1));
   rebuildTokens();
@@ -636,10 +639,7 @@ void FifoView::userNode(int pane, int node) {
 
 void FifoView::setOrder(const QString& name) {
   const int i = display_index(verify_order_or_fifo(name));
-  if (i == order_ || !run_ || !run_->shape) {
-    if (i != order_) order_ = i;
-    return;
-  }
+  if (i == order_ || !run_ || !run_->shape) return;
   // Keep the position by walk fraction.
   const FifoWalk* old = walk(order_);
   const double frac = old && old->size() ? double(op_ + 1) / old->size() : 0.0;

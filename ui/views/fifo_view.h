@@ -58,6 +58,10 @@ class FifoView : public QWidget {
   bool isPlaying() const;
   QString agreementText() const;      // the recorded-vs-schedule line
   bool showingPlaceholder() const;
+  // Centre of a node in pane 0..2 (fifo, dfs, paths in compare mode; pane 0
+  // alone otherwise), in this widget's coordinates, as last painted; null if
+  // not shown.
+  QPoint nodeCenter(int pane, int node) const;
   QString placeholderText() const;
 
  public slots:

@@ -88,10 +88,11 @@ class TimelineBarsPlottable : public QCPAbstractPlottable {
         if (x1 < clip.left() || x0 > clip.right()) continue;
         x0 = std::max(x0, double(clip.left() - 1));
         x1 = std::min(x1, double(clip.right() + 1));
-        // Whole pixels take the raster engine's fast path; a thin raw span
-        // stays visible as a 1 px tick.
-        const int left = int(std::floor(x0));
-        const QRect r(left, top, std::max(1, int(std::ceil(x1)) - left), height);
+        // Whole pixels take the raster engine's fast path; rounding both
+        // edges keeps neighbouring buckets from overlapping (a double-blended
+        // column); a thin raw span stays visible as a 1 px tick.
+        const int left = int(std::lround(x0));
+        const QRect r(left, top, std::max(1, int(std::lround(x1)) - left), height);
         QColor c = base;
         if (b.merged) c.setAlphaF(0.12 + 0.88 * b.busy);
         painter->fillRect(r, c);
@@ -309,16 +310,16 @@ void TimelineView::relayout() {
   relayout_timer_.stop();
   const double width = std::max(50, plot_->axisRect()->width());
   axis_.setPixelWidth(width);
-  if (model_.empty()) {
-    bars_->setLayout(nullptr);
-  } else {
+  layout_.reset();
+  if (!model_.empty()) {
     // One screen either side, at the same pixels per us, so a drag shows
     // bars at once and the buckets keep their grid.
     const double s = axis_.span();
     const double lo = std::max(model_.runStart(), axis_.lower() - s);
     const double hi = std::min(model_.runEnd(), axis_.upper() + s);
-    bars_->setLayout(model_.layout(lo, hi, width * (hi - lo) / s));
+    layout_ = model_.layout(lo, hi, width * (hi - lo) / s);
   }
+  bars_->setLayout(layout_);
   updateOverlays();
 }
 
@@ -382,16 +383,25 @@ void TimelineView::updateTitles() {
                          : tr("Step timeline: %1, decode %2").arg(steps, duration_text(decode_us));
   if (step_ >= 0) title += tr(" · step %1").arg(step_);
   title_->setText(title);
-  const auto layout = model_.layout(axis_.lower(), axis_.upper(), axis_.pixelWidth());
   QString hint;
-  if (layout->any_merged())
+  if (layout_ && layout_->any_merged())
     hint = narrow ? tr("faded bars: steps merged, opacity = busy share")
                   : tr("Faded bars merge several steps: opacity is the share of time busy. "
                        "Wheel: zoom · drag: pan · double-click: reset");
   else if (!narrow)
     hint = tr("Wheel: zoom · drag: pan · double-click: reset · click: select a step");
   hint_->setText(hint);
-  hint_->setVisible(!hint.isEmpty());
+  // An empty row would still take a text line's height from the lanes.
+  const bool in_layout = plot_->plotLayout()->hasElement(1, 0) && plot_->plotLayout()->element(1, 0) == hint_;
+  if (hint.isEmpty() && in_layout) {
+    plot_->plotLayout()->take(hint_);
+    plot_->plotLayout()->simplify();
+    hint_->setVisible(false);  // out of the layout it would still draw where it was
+  } else if (!hint.isEmpty() && !in_layout) {
+    plot_->plotLayout()->insertRow(1);
+    plot_->plotLayout()->addElement(1, 0, hint_);
+    hint_->setVisible(true);
+  }
 }
 
 int TimelineView::laneAt(const QPoint& pos) const {
@@ -438,10 +448,9 @@ QString TimelineView::toolTipAt(const QPoint& pos) const {
   lines << back;
   lines << tr("%1 accepted + bonus").arg(count_text(s.accepted, tr("token"), tr("tokens")));
   // Under a merged bucket, say what the bucket holds too.
-  if (lane > 0) {
-    const auto layout = model_.layout(axis_.lower(), axis_.upper(), axis_.pixelWidth());
-    if (layout->merged[lane]) {
-      for (const TimelineBar& b : layout->lanes[lane])
+  if (lane > 0 && layout_) {
+    if (layout_->merged[lane]) {
+      for (const TimelineBar& b : layout_->lanes[lane])
         if (t >= b.t0 && t < b.t1) {
           lines << tr("bar: steps %1–%2 merged, %3 busy %4%")
                        .arg(b.first_step)

@@ -80,6 +80,7 @@ class TimelineView : public QWidget {
   std::shared_ptr<const RunRecord> run_;
   TimelineModel model_;
   TimeAxis axis_;
+  std::shared_ptr<const TimelineLayout> layout_;  // what is drawn
   int step_ = -1;
 
   QStackedLayout* stack_ = nullptr;

@@ -31,6 +31,7 @@ QStringList save_view_snapshots(MainWindow& w, const QString& dir, const QJsonOb
       {"timeline", "timelineDock", nullptr},
       {"tokens_per_step", "latencyDock", nullptr},
       {"runs", "runsDock", nullptr},
+      {"race", "raceDock", nullptr},
       {"window", nullptr, &w},
   };
   QStringList names;

@@ -359,10 +359,15 @@ class TestBacktrackModel : public QObject {
   void fastOnALongRun() {
     auto run = synthetic_run("4,4,4,2", 600, 48);
     QCOMPARE(run->shape->size(), 213);
-    QElapsedTimer build;
-    build.start();
+    // Best of three: the machine is shared, one scheduler hiccup is not the cost.
+    qint64 build_ns = INT64_MAX;
+    for (int rep = 0; rep < 3; ++rep) {
+      QElapsedTimer build;
+      build.start();
+      const BacktrackWhatIf once(run);
+      build_ns = std::min(build_ns, build.nsecsElapsed());
+    }
     const BacktrackWhatIf w(run);
-    const qint64 build_ns = build.nsecsElapsed();
     QVERIFY(w.available());
     qint64 best = INT64_MAX;
     for (int rep = 0; rep < 5; ++rep) {

@@ -191,6 +191,15 @@ class TestBacktrackingView : public QObject {
     // Outside the axis rect (the legend row): nothing.
     QTest::mouseClick(v.plot(), Qt::LeftButton, {}, QPoint(p.x(), 2));
     QCOMPARE(spy.count(), 1);
+    // Zoomed in, the x range stays inside the run; double-click resets it.
+    v.plot()->xAxis->setRange(4, 8);
+    QCOMPARE(v.plot()->xAxis->range().lower, 4.0);
+    v.plot()->xAxis->setRange(-20, -10);  // panned off the run: clamped back
+    QCOMPARE(v.plot()->xAxis->range().lower, -0.5);
+    QCOMPARE(v.plot()->xAxis->range().size(), 10.0);
+    QTest::mouseDClick(v.plot(), Qt::LeftButton, {}, v.plot()->axisRect()->rect().center());
+    QCOMPARE(v.plot()->xAxis->range().lower, -0.5);
+    QCOMPARE(v.plot()->xAxis->range().upper, double(run_->steps.size()) - 0.5);
   }
 
   void csvIsThePlottedData() {
@@ -249,21 +258,40 @@ class TestBacktrackingView : public QObject {
 
   void renders_data() {
     QTest::addColumn<QSize>("size");
-    QTest::newRow("480x320") << QSize(480, 320);
-    QTest::newRow("1200x800") << QSize(1200, 800);
+    QTest::addColumn<bool>("dark");
+    QTest::newRow("480x320") << QSize(480, 320) << false;
+    QTest::newRow("1200x800") << QSize(1200, 800) << false;
+    QTest::newRow("1200x800 dark, what-if moved") << QSize(1200, 800) << true;
   }
   void renders() {
     QFETCH(QSize, size);
+    QFETCH(bool, dark);
+    const QPalette light = QApplication::palette();
+    if (dark) {
+      QPalette p;
+      p.setColor(QPalette::Window, QColor(0x2b, 0x2b, 0x2b));
+      p.setColor(QPalette::WindowText, QColor(0xe0, 0xe0, 0xe0));
+      p.setColor(QPalette::Base, QColor(0x1e, 0x1e, 0x1e));
+      p.setColor(QPalette::Text, QColor(0xe0, 0xe0, 0xe0));
+      p.setColor(QPalette::Button, QColor(0x3a, 0x3a, 0x3a));
+      p.setColor(QPalette::ButtonText, QColor(0xe0, 0xe0, 0xe0));
+      p.setColor(QPalette::PlaceholderText, QColor(0x90, 0x90, 0x90));
+      QApplication::setPalette(p);
+    }
+    auto restore = qScopeGuard([&] { QApplication::setPalette(light); });
     BacktrackingView v;
     v.resize(size);
     v.setRun(run_);
     v.setStep(9);
+    if (dark) v.budgetSlider()->setValue(5);
     v.show();
     QVERIFY(QTest::qWaitForWindowExposed(&v));
     v.plot()->replot();
     const QImage img = v.grab().toImage();
     QCOMPARE(img.size(), size * img.devicePixelRatio());
-    img.save(QDir::temp().filePath(QStringLiteral("backtracking_%1x%2.png").arg(size.width()).arg(size.height())));
+    const QString stem = QStringLiteral("backtracking_%1x%2%3").arg(size.width()).arg(size.height())
+                             .arg(dark ? QStringLiteral("_dark") : QString());
+    img.save(QDir::temp().filePath(stem + QStringLiteral(".png")));
     // Every control is shown (reachable by scrolling at small sizes) with room to work.
     QVERIFY(v.budgetSlider()->isVisible());
     QVERIFY(v.policyCombo()->isVisible());
@@ -278,7 +306,6 @@ class TestBacktrackingView : public QObject {
     QApplication::processEvents();
     QVERIFY(!v.budgetSlider()->visibleRegion().isEmpty());
     QVERIFY(!v.policyCombo()->visibleRegion().isEmpty());
-    const QString stem = QStringLiteral("backtracking_%1x%2").arg(size.width()).arg(size.height());
     v.grab().save(QDir::temp().filePath(stem + QStringLiteral("_bottom.png")));
     auto* tabs = v.findChild<QTabWidget*>();
     QVERIFY(tabs);

@@ -12,8 +12,6 @@
 #include <random>
 
 #include "core/spec/token_tree.h"
-#include "core/trace/trace_chrome_reader.h"
-#include "core/tokenizer/tokenizer.h"
 #include "ui/models/fifo_walk.h"
 #include "ui/views/fifo_view.h"
 
@@ -242,6 +240,33 @@ class TstFifoView : public QObject {
     QCOMPARE(visible_panes(v), 1);
   }
 
+  void clicking_a_node_selects_it() {
+    FifoView v;
+    v.resize(1200, 800);
+    v.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&v));
+    v.setRun(make_run("2,2,1", "fifo", 4));
+    v.setStep(2);
+    v.setCompareOrders(true);
+    v.grab();  // paints: node centres known
+    QSignalSpy nodes(&v, &FifoView::nodeSelected);
+    QSignalSpy steps(&v, &FifoView::stepSelected);
+    // Node 9 in the dfs pane: the fifo walk moves to the same fraction.
+    const QPoint c = v.nodeCenter(1, 9);
+    QVERIFY(!c.isNull());
+    QWidget* target = v.childAt(c);
+    QVERIFY(target);
+    QTest::mouseClick(target, Qt::LeftButton, {}, target->mapFrom(&v, c));
+    QCOMPARE(nodes.count(), 1);
+    QCOMPARE(nodes.at(0).at(0).toInt(), 2);
+    QCOMPARE(nodes.at(0).at(1).toInt(), 9);
+    QCOMPARE(steps.count(), 0);
+    const TreeShape t = TreeShape::parse("2,2,1");
+    const FifoWalk dfs = FifoWalk::build(t, VerifyOrder::Dfs);
+    const FifoWalk fifo = FifoWalk::build(t, VerifyOrder::Fifo);
+    QCOMPARE(v.currentOp(), fifo.frame_at_fraction(double(dfs.first_step[9] + 1) / dfs.size()));
+  }
+
   void agreement_reports_differences() {
     auto run = make_run("2,2,1", "fifo", 2);
     run->steps[1].fifo[3].live += 2;
@@ -295,28 +320,6 @@ class TstFifoView : public QObject {
     const QString out = qEnvironmentVariable("FIFO_VIEW_PNG");
     if (!out.isEmpty())
       img.save(QStringLiteral("%1_%2x%3%4.png").arg(out).arg(w).arg(h).arg(compare ? "_compare" : ""));
-  }
-
-  void scratch_real_trace() {
-    const QString path = qEnvironmentVariable("FIFO_TRACE");
-    if (path.isEmpty()) QSKIP("scratch");
-    ChromeTrace t = read_chrome_trace(path.toStdString());
-    std::shared_ptr<const Tokenizer> tok;
-    try { tok = load_tokenizer_for_model(metadata_value(t.metadata, "target").toStdString()); } catch (...) {}
-    auto run = std::make_shared<RunRecord>(build_run_record(std::move(t.events), std::move(t.metadata), tok));
-    qDebug() << run->settings.describe() << run->steps.size() << run->target_geometry.n_layer << run->target_geometry.state_units << run->target_geometry.layer_state_bytes << run->steps[0].fifo.size();
-    for (bool compare : {false, true}) for (QSize sz : {QSize(1200, 800), QSize(480, 320)}) {
-      FifoView v;
-      v.setRun(run);
-      v.setStep(3);
-      v.setOp(30);
-      v.setCompareOrders(compare);
-      v.resize(sz);
-      v.show();
-      QVERIFY(QTest::qWaitForWindowExposed(&v));
-      qDebug() << v.agreementText();
-      v.grab().save(QStringLiteral("/tmp/fifo_real_%1x%2%3.png").arg(sz.width()).arg(sz.height()).arg(compare ? "_c" : ""));
-    }
   }
 
   void set_run_is_fast() {

@@ -7,11 +7,9 @@
 
 #include <QAbstractButton>
 #include <QSlider>
+#include <QWheelEvent>
 
 #include "core/tokenizer/tokenizer.h"
-#include "core/trace/trace_chrome_reader.h"
-#include <QPalette>
-#include <QApplication>
 #include "ui/views/token_tree_view.h"
 
 using namespace sm::ui;
@@ -107,35 +105,9 @@ class TstTokenTreeView : public QObject {
   void clickSelectsNode();
   void clickBonusAndBackground();
   void selectNodeIsProgrammatic();
+  void ctrlWheelZoomsAndFitRestores();
   void smallSize();
   void setRunIsCheapOnALargeRun();
-  void scratchTrace() {
-    const QString path = qEnvironmentVariable("SCRATCH_TRACE");
-    if (path.isEmpty()) QSKIP("no trace");
-    auto t = sm::read_chrome_trace(path.toStdString());
-    auto run = std::make_shared<RunRecord>(build_run_record(t.events, t.metadata,
-        std::shared_ptr<const sm::Tokenizer>(sm::load_tokenizer_for_model("data/models/mamba2-target"))));
-    const QString tag = qEnvironmentVariable("SCRATCH_TAG");
-    if (qEnvironmentVariableIsSet("SCRATCH_DARK")) {
-      QPalette p;
-      p.setColor(QPalette::Window, QColor(40,40,44)); p.setColor(QPalette::WindowText, QColor(230,230,230));
-      p.setColor(QPalette::Base, QColor(28,28,30)); p.setColor(QPalette::Text, QColor(230,230,230));
-      p.setColor(QPalette::Button, QColor(50,50,54)); p.setColor(QPalette::ButtonText, QColor(230,230,230));
-      p.setColor(QPalette::PlaceholderText, QColor(130,130,130));
-      QApplication::setPalette(p);
-    }
-    for (QSize sz : {QSize(1200, 800), QSize(480, 320)}) {
-      TokenTreeView v;
-      v.resize(sz);
-      v.show();
-      QVERIFY(QTest::qWaitForWindowExposed(&v));
-      v.setRun(run);
-      v.setStep(qEnvironmentVariableIntValue("SCRATCH_STEP"));
-      if (qEnvironmentVariableIsSet("SCRATCH_NODE")) v.selectNode(v.currentStep(), qEnvironmentVariableIntValue("SCRATCH_NODE"));
-      QTest::qWait(50);
-      v.grab().save(QStringLiteral("/tmp/tree-shots/real_%1_%2.png").arg(tag).arg(sz.width()));
-    }
-  }
 };
 
 void TstTokenTreeView::placeholderWithoutRun() {
@@ -347,6 +319,34 @@ void TstTokenTreeView::selectNodeIsProgrammatic() {
   QCOMPARE(v.selectedNode(), -1);
   QCOMPARE(nodes.count(), 0);
   QCOMPARE(steps.count(), 1);  // only the key
+}
+
+void TstTokenTreeView::ctrlWheelZoomsAndFitRestores() {
+  TokenTreeView v;
+  v.resize(1000, 700);
+  v.show();
+  QVERIFY(QTest::qWaitForWindowExposed(&v));
+  v.setRun(make_run(3));
+  const double fitted = v.zoom();
+  const QSize fitted_size = v.canvas()->size();
+  const QPointF at = v.nodeCenter(0);
+  QWheelEvent plain(at, v.canvas()->mapToGlobal(at), {}, {0, 120}, Qt::NoButton, Qt::NoModifier,
+                    Qt::NoScrollPhase, false);
+  QApplication::sendEvent(v.canvas(), &plain);
+  QCOMPARE(v.zoom(), fitted);  // a plain wheel scrolls, it does not zoom
+  QWheelEvent ctrl(at, v.canvas()->mapToGlobal(at), {}, {0, 240}, Qt::NoButton, Qt::ControlModifier,
+                   Qt::NoScrollPhase, false);
+  QApplication::sendEvent(v.canvas(), &ctrl);
+  QVERIFY(v.zoom() > fitted);
+  QVERIFY(v.canvas()->width() > fitted_size.width());
+  // The fit no longer follows resizes until asked for again.
+  const double zoomed = v.zoom();
+  v.resize(900, 700);
+  QCOMPARE(v.zoom(), zoomed);
+  v.resize(1000, 700);
+  QTest::keyClick(&v, Qt::Key_0, Qt::ControlModifier);
+  QCOMPARE(v.zoom(), fitted);
+  QCOMPARE(v.canvas()->size(), fitted_size);
 }
 
 void TstTokenTreeView::smallSize() {
