@@ -11,8 +11,9 @@
 // --prompt it generates as soon as the model is loaded; with --screenshot it
 // then saves the window to PATH and exits (0 = the run succeeded), with
 // --screenshot-views it writes one PNG per view and DIR/report.json (the
-// longest GUI stall during the run) and exits. --trace opens a trace file
-// (`specmamba generate --trace`) in the run list.
+// longest GUI stall during the run) and exits. --trace FILE writes the run's
+// trace as `specmamba generate --trace` does; --open-trace FILE opens one in
+// the run list.
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
@@ -138,9 +139,16 @@ int main(int argc, char** argv) {
       QStringLiteral("screenshot-views"),
       QStringLiteral("after the run write one PNG per view and report.json to DIR, then exit"),
       QStringLiteral("DIR"));
-  const QCommandLineOption trace_opt(QStringLiteral("trace"),
-                                     QStringLiteral("open a trace (.json or .h5) in the run list"),
-                                     QStringLiteral("FILE"));
+  const QCommandLineOption open_trace_opt(QStringLiteral("open-trace"),
+                                          QStringLiteral("open a trace (.json or .h5) in the run list"),
+                                          QStringLiteral("FILE"));
+  // As in `specmamba generate`: write the run's events.
+  const QCommandLineOption trace_opt(
+      QStringLiteral("trace"),
+      QStringLiteral("after the run write its trace: FILE.json (Chrome trace) or FILE.h5"),
+      QStringLiteral("FILE"));
+  const QCommandLineOption no_fifo_opt(QStringLiteral("no-fifo-events"),
+                                       QStringLiteral("leave the per-tile FIFO events out of the trace"));
   const QCommandLineOption theme_opt(QStringLiteral("theme"),
                                      QStringLiteral("system (default), light or dark"),
                                      QStringLiteral("THEME"));
@@ -155,7 +163,7 @@ int main(int argc, char** argv) {
                                     QStringLiteral("WxH"));
   parser.addOptions({prompt_opt, max_tokens_opt, temperature_opt, top_k_opt, top_p_opt, seed_opt,
                      threads_opt, draft_opt, tree_opt, verify_opt, backtrack_opt, budget_opt,
-                     tile_opt, shot_opt, views_opt, run_opt, trace_opt, theme_opt, present_opt,
+                     tile_opt, shot_opt, views_opt, run_opt, trace_opt, open_trace_opt, no_fifo_opt, theme_opt, present_opt,
                      size_opt, race_opt});
   parser.process(*app);  // handles --help / --version and exits
 
@@ -206,7 +214,8 @@ int main(int argc, char** argv) {
       usage_error(QStringLiteral("--window-size must be WIDTHxHEIGHT, at least 200x150"));
   }
   const bool speculative_flags = parser.isSet(verify_opt) || parser.isSet(backtrack_opt) ||
-                                 parser.isSet(budget_opt) || parser.isSet(tile_opt);
+                                 parser.isSet(budget_opt) || parser.isSet(tile_opt) ||
+                                 parser.isSet(no_fifo_opt);
 
   try {
     sm::simd::init_from_env();
@@ -253,12 +262,22 @@ int main(int argc, char** argv) {
     if (parser.isSet(backtrack_opt)) r.backtrack = parser.value(backtrack_opt);
     if (parser.isSet(budget_opt)) r.budget = budget;
     if (parser.isSet(tile_opt)) r.tile = tile;
+    if (parser.isSet(no_fifo_opt)) r.fifo_events = false;
     spec->setRequest(r);
   }
   if (parser.isSet(draft_opt) || parser.isSet(tree_opt) || speculative_flags) spec->setSpeculative(true);
   window.show();
   if (parser.isSet(present_opt)) window.setPresentationMode(true);
-  if (parser.isSet(trace_opt) && !window.openTrace(parser.value(trace_opt)) && headless) return 1;
+  if (parser.isSet(open_trace_opt) && !window.openTrace(parser.value(open_trace_opt)) && headless) return 1;
+  if (parser.isSet(trace_opt)) {
+    const QString path = parser.value(trace_opt);
+    if (!path.endsWith(QLatin1String(".json")) && !path.endsWith(QLatin1String(".h5")) &&
+        !path.endsWith(QLatin1String(".hdf5")))
+      usage_error(QStringLiteral("--trace FILE must end in .json (Chrome trace) or .h5 (HDF5)"));
+    QObject::connect(&window, &sm::ui::MainWindow::runFinished, &window, [&window, path](bool ok) {
+      if (ok && !window.exportTrace(path)) std::fprintf(stderr, "specmamba-studio: trace not written\n");
+    });
+  }
 
   sm::ui::StallMonitor stalls;
   QObject::connect(&window, &sm::ui::MainWindow::stateChanged, &window,

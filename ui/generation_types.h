@@ -46,6 +46,7 @@ struct SpecRequest {
   QString backtrack = QStringLiteral("snapshot"); // snapshot / replay / hybrid
   qint64 budget = 0;        // hybrid: bytes of stored node states per model and step
   int tile = 0;             // 0 = whole state
+  bool fifo_events = true;  // record FifoPush / FifoPop per layer and tile (the FIFO view)
 };
 
 struct GenerationRequest {

@@ -47,6 +47,7 @@ SpecConfig spec_config(const SpecRequest& r) {
   cfg.backtrack = parse_backtrack_policy(r.backtrack.toStdString());
   cfg.budget = r.budget;
   cfg.tile = r.tile;
+  cfg.verbose_events = r.fifo_events;
   cfg.validate();
   return cfg;
 }
