@@ -21,36 +21,11 @@
 #include "core/tokenizer/tokenizer.h"
 #include "core/trace/spec_events.h"
 #include "ui/models/run_record.h"
+#include "ui/workers/job_support.h"
 
 namespace sm::ui {
 
 namespace {
-
-QString what_of(std::exception_ptr e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const sm::Error& err) {
-    return QString::fromUtf8(err.what());
-  } catch (const std::bad_alloc&) {
-    return QStringLiteral("out of memory");
-  } catch (const std::exception& err) {
-    return QString::fromUtf8(err.what());
-  } catch (...) {
-    return QStringLiteral("unknown error");
-  }
-}
-
-SpecConfig spec_config(const SpecRequest& r) {
-  SpecConfig cfg;
-  cfg.tree = TreeShape::parse(r.tree.trimmed().toStdString());
-  cfg.verify = parse_verify_order(r.verify.toStdString());
-  cfg.backtrack = parse_backtrack_policy(r.backtrack.toStdString());
-  cfg.budget = r.budget;
-  cfg.tile = r.tile;
-  cfg.verbose_events = r.fifo_events;
-  cfg.validate();
-  return cfg;
-}
 
 std::string join_ids(const std::vector<int32_t>& ids) {
   std::string out;

@@ -18,41 +18,11 @@
 #include "core/model/mamba_model.h"
 #include "core/tokenizer/tokenizer.h"
 #include "ui/generation_worker.h"
+#include "ui/workers/job_support.h"
 
 namespace sm::ui {
 
 namespace {
-
-QString what_of(std::exception_ptr e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const std::bad_alloc&) {
-    return QStringLiteral("out of memory");
-  } catch (const std::exception& err) {
-    return QString::fromUtf8(err.what());
-  } catch (...) {
-    return QStringLiteral("unknown error");
-  }
-}
-
-// As GenerationWorker's spec_config: the GUI's strings through core's parsers.
-SpecConfig spec_config(const SpecRequest& r) {
-  SpecConfig cfg;
-  try {
-    cfg.tree = TreeShape::parse(r.tree.trimmed().toStdString());
-  } catch (const Error& e) {
-    // "2,x: 'x' is not a width" says which tree but not that it is one.
-    const std::string what = e.what();
-    if (what.rfind("--tree", 0) == 0) throw;
-    fail("--tree", what);
-  }
-  cfg.verify = parse_verify_order(r.verify.toStdString());
-  cfg.backtrack = parse_backtrack_policy(r.backtrack.toStdString());
-  cfg.budget = r.budget;
-  cfg.tile = r.tile;
-  cfg.validate();
-  return cfg;
-}
 
 // Times relative to the first token, which is sampled right after prefill.
 void finish_times(RaceLane& lane, const std::vector<double>& abs) {
