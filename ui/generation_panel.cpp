@@ -43,12 +43,16 @@ GenerationPanel::GenerationPanel(QWidget* parent) : QWidget(parent) {
   auto* prompt_label = new QLabel(tr("&Prompt"), top);
   prompt_label->setBuddy(prompt_);
   top_layout->addWidget(prompt_label);
-  top_layout->addWidget(prompt_, 1);
-  auto* controls = new QHBoxLayout;
-  controls->addWidget(sampling_, 1);
-  controls->addWidget(generate_);
-  controls->addWidget(stop_);
-  top_layout->addLayout(controls);
+  // Generate / Stop beside the prompt: the settings rows keep the width.
+  auto* prompt_row = new QHBoxLayout;
+  prompt_row->addWidget(prompt_, 1);
+  auto* buttons = new QVBoxLayout;
+  buttons->addWidget(generate_);
+  buttons->addWidget(stop_);
+  buttons->addStretch(1);
+  prompt_row->addLayout(buttons);
+  top_layout->addLayout(prompt_row, 1);
+  top_layout->addWidget(sampling_);
   top_layout->addWidget(spec_);
 
   auto* bottom = new QWidget(this);

@@ -21,7 +21,7 @@ constexpr int kReplotMs = 50;
 LatencyChart::LatencyChart(QWidget* parent) : QWidget(parent) {
   setObjectName(QStringLiteral("latencyChart"));
   plot_ = new QCustomPlot(this);
-  plot_->setMinimumHeight(160);
+  plot_->setMinimumHeight(120);  // with the docks above it, 640x480 still fits
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(0, 0, 0, 0);
   layout->addWidget(plot_);
@@ -46,6 +46,11 @@ LatencyChart::LatencyChart(QWidget* parent) : QWidget(parent) {
 
   plot_->xAxis->setLabel(tr("generated token"));
   plot_->yAxis->setLabel(tr("latency (ms)"));
+  // Tokens and steps are whole: no tick at step 2.5.
+  auto ticker = QSharedPointer<QCPAxisTickerFixed>::create();
+  ticker->setTickStep(1.0);
+  ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+  plot_->xAxis->setTicker(ticker);
   // The legend sits in its own row under the title, never over the data.
   plot_->legend->setVisible(true);
   plot_->legend->setFont(QFont(font().family(), std::max(7, font().pointSize() - 1)));
@@ -98,6 +103,17 @@ LatencyChart::LatencyChart(QWidget* parent) : QWidget(parent) {
   replot_timer_.setSingleShot(true);
   replot_timer_.setInterval(kReplotMs);
   connect(&replot_timer_, &QTimer::timeout, this, &LatencyChart::replotNow);
+}
+
+void LatencyChart::resizeEvent(QResizeEvent* event) {
+  QWidget::resizeEvent(event);
+  // A short dock (a 640x480 window) keeps its height for the data: the
+  // legend row goes (the y label still names the series), back when roomy.
+  const bool roomy = plot_->height() >= 200;
+  if (plot_->legend->visible() == roomy) return;
+  plot_->legend->setVisible(roomy);
+  plot_->legend->setMaximumSize(QWIDGETSIZE_MAX, roomy ? QWIDGETSIZE_MAX : 0);
+  plot_->replot(QCustomPlot::rpQueuedReplot);
 }
 
 void LatencyChart::clear() {
@@ -201,7 +217,9 @@ void LatencyChart::updateRanges() {
   const double top = *std::max_element(values_.begin(), values_.end());
   const double hi = mode_ == Mode::StepTokens ? top + 1.0 : std::max(top * 1.08, 1e-3);
   const double last = raw_->data()->isEmpty() ? 0 : (raw_->data()->constEnd() - 1)->key;
-  if (!user_zoomed_) plot_->xAxis->setRange(0, std::max(64.0, last * 1.02));
+  // Streaming, room to grow (no rescale per sample); finished, fit the run.
+  const double right = final_title_.isEmpty() ? std::max(64.0, last * 1.02) : std::max(last * 1.02, last + 1.0);
+  if (!user_zoomed_) plot_->xAxis->setRange(0, right);
   plot_->yAxis->setRange(0, hi);
   updateDensity();
   if (!final_title_.isEmpty()) {

@@ -56,6 +56,9 @@ class LatencyChart : public QWidget {
   // Step mode: the user clicked near a sample (0-based step index).
   void stepClicked(int step);
 
+ protected:
+  void resizeEvent(QResizeEvent* event) override;
+
  private:
   void updateRanges();
   QString emptyTitle() const;

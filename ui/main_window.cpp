@@ -19,6 +19,7 @@
 #include <QScrollArea>
 #include <QSettings>
 #include <QStatusBar>
+#include <QStyle>
 #include <QTableView>
 #include <QVBoxLayout>
 
@@ -80,8 +81,9 @@ MainWindow::MainWindow(QWidget* parent, bool persist) : QMainWindow(parent), per
   scroll->setObjectName(QStringLiteral("centralScroll"));
   scroll->setWidgetResizable(true);
   scroll->setFrameShape(QFrame::NoFrame);
+  // No fixed minimum: the layout's own (every control at its least size)
+  // applies, and below it the area scrolls instead of squeezing.
   auto* central = new QWidget(scroll);
-  central->setMinimumSize(440, 420);
   model_bar_ = new ModelBar(central);
   run_header_ = new QLabel(tr("No run yet"), central);
   run_header_->setObjectName(QStringLiteral("runHeader"));
@@ -760,6 +762,42 @@ void MainWindow::onError(const QString& message) {
 void MainWindow::showError(const QString& message) {
   banner_->showMessage(message, MessageBanner::Kind::Error);
   statusBar()->showMessage(tr("Error: %1").arg(message), 10000);
+}
+
+void MainWindow::resizeEvent(QResizeEvent* event) {
+  QMainWindow::resizeEvent(event);
+  keepCentreUsable();
+}
+
+void MainWindow::keepCentreUsable() {
+  // Docks keep their width when the window shrinks and the centre takes the
+  // whole loss (at 640 px it was 60 px wide): give it back what its controls
+  // need, up to 3/5 of the width and half the height; the docks shrink down
+  // to their own minimum.
+  auto* scroll = qobject_cast<QScrollArea*>(centralWidget());
+  if (!scroll || !scroll->widget()) return;
+  const int bar = style()->pixelMetric(QStyle::PM_ScrollBarExtent) + 2;
+  const QSize need = scroll->widget()->minimumSizeHint() + QSize(bar, bar);
+  const int short_w = std::min(need.width(), width() * 3 / 5) - scroll->width();
+  const int short_h = std::min(need.height(), height() / 2) - scroll->height();
+  auto shrink = [this](Qt::DockWidgetArea area, Qt::Orientation o, int by) {
+    if (by <= 0) return;
+    auto extent = [o](const QDockWidget* d) { return o == Qt::Horizontal ? d->width() : d->height(); };
+    QList<QDockWidget*> docks;
+    QList<int> sizes;
+    for (QDockWidget* d : findChildren<QDockWidget*>(Qt::FindDirectChildrenOnly)) {
+      if (!d->isVisibleTo(this) || d->isFloating() || dockWidgetArea(d) != area) continue;
+      // One per tab group: the shown tab (the others keep a stale size).
+      const QList<QDockWidget*> tabs = tabifiedDockWidgets(d);
+      if (std::any_of(tabs.begin(), tabs.end(), [&](QDockWidget* t) { return extent(t) > extent(d); })) continue;
+      if (std::any_of(docks.begin(), docks.end(), [&](QDockWidget* t) { return tabs.contains(t); })) continue;
+      docks << d;
+      sizes << std::max(1, extent(d) - by);
+    }
+    if (!docks.isEmpty()) resizeDocks(docks, sizes, o);
+  };
+  shrink(Qt::RightDockWidgetArea, Qt::Horizontal, short_w);
+  shrink(Qt::BottomDockWidgetArea, Qt::Vertical, short_h);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

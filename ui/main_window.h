@@ -116,6 +116,7 @@ class MainWindow : public QMainWindow {
 
  protected:
   void closeEvent(QCloseEvent* event) override;
+  void resizeEvent(QResizeEvent* event) override;
 
  private:
   void setupViews();
@@ -136,6 +137,7 @@ class MainWindow : public QMainWindow {
   void browseTraceToOpen();
   void browseTraceToExport();
   void updateSpecLabel(double mean_accepted, double tokens_per_pass, int64_t steps);
+  void keepCentreUsable();
   RaceRequest raceRequest() const;
 
   bool persist_ = false;

@@ -8,6 +8,8 @@
 #include <QRegularExpressionValidator>
 #include <QSpinBox>
 
+#include "ui/pair_row.h"
+
 namespace sm::ui {
 
 SamplingControls::SamplingControls(QWidget* parent) : QWidget(parent) {
@@ -46,21 +48,16 @@ SamplingControls::SamplingControls(QWidget* parent) : QWidget(parent) {
   seed_->setMaximumWidth(seed_->fontMetrics().horizontalAdvance(QLatin1Char('9')) * 12);
   seed_->setToolTip(tr("Random seed (the same seed gives the same output)"));
 
-  auto* row = new QHBoxLayout(this);
-  row->setContentsMargins(0, 0, 0, 0);
-  auto add = [&](const QString& label, QWidget* w) {
-    auto* l = new QLabel(label, this);
-    l->setBuddy(w);
-    row->addWidget(l);
-    row->addWidget(w);
-    row->addSpacing(6);
-  };
-  add(tr("Max &tokens"), max_tokens_);
-  add(tr("T&emperature"), temperature_);
-  add(tr("Top-&k"), top_k_);
-  add(tr("Top-&p"), top_p_);
-  add(tr("&Seed"), seed_);
-  row->addStretch(1);
+  // One row when it fits, else two: never a squeezed field.
+  auto* row = new PairRow(3, this);
+  row->addPair(tr("Max &tokens"), max_tokens_);
+  row->addPair(tr("T&emperature"), temperature_);
+  row->addPair(tr("Top-&k"), top_k_);
+  row->addPair(tr("Top-&p"), top_p_);
+  row->addPair(tr("&Seed"), seed_);
+  auto* layout = new QHBoxLayout(this);
+  layout->setContentsMargins(0, 0, 0, 0);
+  layout->addWidget(row);
 }
 
 int SamplingControls::maxTokens() const { return max_tokens_->value(); }

@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "ui/pair_row.h"
+
 namespace sm::ui {
 
 QStringList SpecControls::treePresets() {
@@ -75,21 +77,14 @@ SpecControls::SpecControls(QWidget* parent) : QGroupBox(parent) {
   grid->addWidget(new QLabel(tr("Draft:"), this), 0, 0);
   grid->addWidget(draft_, 0, 1);
   grid->addWidget(open_, 0, 2);
-  auto* row = new QHBoxLayout;
-  auto add = [this, row](const QString& label, QWidget* w) {
-    auto* l = new QLabel(label, this);
-    l->setBuddy(w);
-    row->addWidget(l);
-    row->addWidget(w);
-    row->addSpacing(8);
-  };
-  add(tr("&Tree"), tree_);
-  add(tr("&Verify"), verify_);
-  add(tr("&Backtrack"), backtrack_);
-  add(tr("B&udget"), budget_);
-  add(tr("T&ile"), tile_);
-  row->addStretch(1);
-  grid->addLayout(row, 1, 0, 1, 3);
+  // One row when it fits, else two: never a squeezed field.
+  auto* row = new PairRow(3, this);
+  row->addPair(tr("&Tree"), tree_);
+  row->addPair(tr("&Verify"), verify_);
+  row->addPair(tr("&Backtrack"), backtrack_);
+  row->addPair(tr("B&udget"), budget_);
+  row->addPair(tr("T&ile"), tile_);
+  grid->addWidget(row, 1, 0, 1, 3);
   grid->setColumnStretch(1, 1);
 
   connect(open_, &QPushButton::clicked, this, &SpecControls::browseDraft);

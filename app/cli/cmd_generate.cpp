@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli_common.h"
+#include "core/dump/dump_writer.h"
 #include "core/io/default_paths.h"
 #include "core/io/error.h"
 #include "core/model/generator.h"
@@ -30,6 +31,11 @@ struct GenerateArgs {
   int64_t budget = 0;
   std::string trace;
   bool no_fifo_events = false;
+  // Activation dump (plain decoding only, for now).
+  std::string dump;
+  std::string dump_layers;
+  std::string dump_tokens;
+  bool dump_logits = false;
 };
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -77,14 +83,45 @@ Runner add_generate(CLI::App& app, Common& c) {
                       "hybrid: bytes of stored node states per model and step (replay inputs come on top)"),
       cmd->add_option("--trace", a->trace, "write the speculative events: FILE.json (Chrome trace) or FILE.h5"),
       cmd->add_flag("--no-fifo-events", a->no_fifo_events, "leave the per-tile FIFO events out of the trace")};
-  return [a, tree, d, spec_opts, &c] {
+  auto* dump_opt = cmd->add_option("--dump", a->dump,
+                                   "write the activations of the prompt and the generated tokens to an HDF5 "
+                                   "dump (docs/dump-format.md)");
+  std::vector<CLI::Option*> dump_opts = {
+      cmd->add_option("--dump-layers", a->dump_layers, "layers to dump, e.g. 0,3,5-7 (default: all)"),
+      cmd->add_option("--dump-tokens", a->dump_tokens, "token positions to dump, e.g. 0-63 or 64- (default: all)"),
+      cmd->add_flag("--dump-logits", a->dump_logits, "also dump the logits of every token run")};
+  return [a, tree, d, spec_opts, dump_opt, dump_opts, &c] {
     if (d->count() == 0 && tree->count() == 0)
       for (const CLI::Option* o : spec_opts)
         if (o->count() > 0)
           throw UsageError(o->get_name() + " needs --draft DIR or --tree SHAPE (speculative decoding)");
+    if (dump_opt->count() == 0)
+      for (const CLI::Option* o : dump_opts)
+        if (o->count() > 0) throw UsageError(o->get_name() + " needs --dump FILE");
+    if (dump_opt->count() > 0 && (d->count() > 0 || tree->count() > 0))
+      throw UsageError("--dump is not supported with speculative decoding (--draft/--tree) yet; "
+                       "dump a plain generate (or eval) run");
+    DumpOptions dopt;
+    if (!a->dump.empty()) {
+      try {
+        dopt.layers = IndexFilter::parse(a->dump_layers, "--dump-layers");
+        dopt.tokens = IndexFilter::parse(a->dump_tokens, "--dump-tokens");
+      } catch (const Error& e) {
+        throw UsageError(e.what());
+      }
+      dopt.logits = a->dump_logits;
+      dopt.model = a->model;
+    }
     // --tree alone means speculative decoding with the shipped draft.
     if (a->draft.empty() && tree->count() > 0) a->draft = default_draft_model();
     auto m = open_model(a->model, c.threads);
+    if (!a->dump.empty()) {
+      try {
+        check_layer_filter(dopt.layers, m->config().n_layer, "--dump-layers");
+      } catch (const Error& e) {
+        throw UsageError(e.what());
+      }
+    }
     auto tok = load_tokenizer_for_model(a->model);
     std::vector<int32_t> prompt =
         !a->prompt_ids.empty() ? parse_id_list(a->prompt_ids, "--prompt-ids") : tok->encode(a->prompt);
@@ -94,6 +131,10 @@ Runner add_generate(CLI::App& app, Common& c) {
     opt.sampling.validate();
     opt.stop_at_eos = !a->ignore_eos;
     const bool spec = !a->draft.empty();
+    // Created before any output (a bad path fails first) and after the model:
+    // on an error the writer is destroyed first and removes its temp file.
+    std::unique_ptr<DumpWriter> dump;
+    if (!a->dump.empty()) dump = std::make_unique<DumpWriter>(a->dump, m->config(), dopt);
     SpecConfig cfg;
     std::unique_ptr<MambaModel> draft;
     std::unique_ptr<EventSink> sink;
@@ -124,13 +165,21 @@ Runner add_generate(CLI::App& app, Common& c) {
     }
     GenerateResult r;
     SpecStats ss;
+    int64_t dump_tokens = 0, dump_rows = 0;
     if (spec) {
       SpecGenerateResult sr = spec_generate(*m, *draft, *tok, prompt, opt, cfg, sink.get(), stream);
       r = std::move(sr.gen);
       ss = sr.spec;
       if (sink) sink->flush();
     } else {
+      if (dump) m->set_tap(dump.get());
       r = generate(*m, *tok, prompt, opt, stream);
+      if (dump) {
+        m->set_tap(nullptr);
+        dump->finish();
+        dump_tokens = dump->tokens_seen();
+        dump_rows = dump->rows_written();
+      }
     }
     const GenerateStats& s = r.stats;
     if (c.json) {
@@ -148,6 +197,7 @@ Runner add_generate(CLI::App& app, Common& c) {
       j["tokens_per_second"] = s.total_tokens_per_second();
       j["stop_reason"] = s.stop_reason;
       j["threads"] = c.threads;
+      if (!a->dump.empty()) j["dump"] = a->dump;
       j["sampling"] = {{"temperature", opt.sampling.temperature}, {"top_k", opt.sampling.top_k},
                        {"top_p", opt.sampling.top_p}, {"seed", opt.sampling.seed}};
       if (spec) {
@@ -180,6 +230,9 @@ Runner add_generate(CLI::App& app, Common& c) {
       std::fprintf(stderr, "[%lld prompt tokens in %.3f s (%.1f tok/s); %lld generated, decode %.1f tok/s]\n",
                    (long long)s.prompt_tokens, s.prefill_seconds, s.prefill_tokens_per_second(),
                    (long long)s.generated, s.decode_tokens_per_second());
+      if (!a->dump.empty())
+        std::fprintf(stderr, "[dump %s: %lld tokens run, %lld dumped]\n", a->dump.c_str(), (long long)dump_tokens,
+                     (long long)dump_rows);
       if (spec)
         std::fprintf(stderr,
                      "[speculative %s, tree %s, %s: %lld steps, %.2f accepted per step, %.2f "

@@ -7,6 +7,10 @@
 #include "core/io/error.h"
 #include "core/kernels/simd.h"
 
+namespace sm::cli {
+Runner add_dump_info(CLI::App& app, Common& c);  // cmd_dump_info.cpp
+}
+
 int main(int argc, char** argv) {
   using namespace sm::cli;
   CLI::App app{"specmamba — Mamba language models with speculative decoding"};
@@ -27,6 +31,7 @@ int main(int argc, char** argv) {
   reg(add_agree);
   reg(add_bench_spec);
   reg(add_random_model);
+  reg(add_dump_info);
   // Exit status: 0 success (and --help / --version), 1 runtime error, 2 usage error.
   try {
     app.parse(argc, argv);

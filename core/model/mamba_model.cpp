@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/dump/activation_tap.h"
 #include "core/io/error.h"
 #include "core/kernels/packed_matrix.h"
 #include "core/kernels/simd.h"
@@ -17,7 +18,7 @@ namespace sm {
 
 namespace {
 // Workspace slots.
-enum Slot { kHidden, kNormed, kProj, kConv, kXdbl, kDtIn, kDt, kY, kOut, kYcat, kSlots };
+enum Slot { kHidden, kNormed, kProj, kConv, kXdbl, kDtIn, kDt, kY, kOut, kYcat, kTapLogits, kSlots };
 }  // namespace
 
 std::unique_ptr<MambaModel> MambaModel::load(const std::string& dir) {
@@ -81,6 +82,11 @@ float* MambaModel::buf(int slot, size_t n) {
   return v.data();
 }
 
+void MambaModel::tap_tensor_slow(const char* name, int64_t T, int64_t cols, const float* data,
+                                 int64_t ld) {
+  layer_tap_->on_tensor(tap_layer_, name, tap_first_, T, cols, data, ld);
+}
+
 void MambaModel::forward(std::span<const int32_t> tokens, ModelState& state, float* logits,
                          Logits mode) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -102,27 +108,50 @@ void MambaModel::forward(std::span<const int32_t> tokens, ModelState& state, flo
 void MambaModel::forward_chunk(const int32_t* tokens, int64_t T, ModelState& state,
                                float* logits, Logits mode) {
   const int64_t D = cfg_.d_model, V = cfg_.vocab_size;
+  const int64_t pos = state.position;
+  if (tap_) tap_->on_tokens(pos, tokens, T);
   float* h = buf(kHidden, T * D);
   for (int64_t t = 0; t < T; ++t)
     std::memcpy(h + t * D, w_->embedding + int64_t(tokens[t]) * D, D * sizeof(float));
 
   for (int l = 0; l < cfg_.n_layer; ++l) {
     const LayerWeights& lw = w_->layers[l];
+    layer_tap_ = tap_ && tap_->wants(l, pos, T) ? tap_ : nullptr;
+    tap_layer_ = l;
+    tap_first_ = pos;
+    tap_tensor("hidden_in", T, D, h, D);
     float* u = buf(kNormed, T * D);
     for (int64_t t = 0; t < T; ++t)
       rms_norm(h + t * D, lw.norm, u + t * D, static_cast<int>(D), cfg_.norm_eps);
     float* proj = buf(kProj, T * cfg_.in_proj_dim());
     packed_linear(u, T, w_->packed[l].in_proj, lw.in_proj_b, proj, cfg_.in_proj_dim(), pool_.get());
+    tap_tensor("in_proj_out", T, cfg_.in_proj_dim(), proj, cfg_.in_proj_dim());
     if (cfg_.arch == Arch::Mamba1)
       mixer_mamba1(l, T, state.layers[l]);
     else
       mixer_mamba2(l, T, state.layers[l]);
     const float* out = ws_[kOut].data();
+    tap_tensor("mixer_out", T, D, out, D);
     h = ws_[kHidden].data();  // buffers may have moved
     for (int64_t i = 0; i < T * D; ++i) h[i] += out[i];
   }
+  layer_tap_ = nullptr;
   state.position += T;
 
+  // The tap gets logits for every row. When the caller's rows are all rows,
+  // they are handed over after the head below; otherwise the head runs once
+  // more over all rows for the tap alone (the caller's logits are unchanged).
+  const bool tap_logits = tap_ && tap_->wants(ActivationTap::kLogits, pos, T);
+  const bool all_rows = logits && (mode == Logits::All || (mode == Logits::Last && T == 1));
+  if (tap_logits && !all_rows) {
+    float* u = buf(kNormed, T * D);
+    float* lg = buf(kTapLogits, T * V);
+    h = ws_[kHidden].data();
+    for (int64_t r = 0; r < T; ++r)
+      rms_norm(h + r * D, w_->norm_f, u + r * D, static_cast<int>(D), cfg_.norm_eps);
+    packed_linear(u, T, w_->lm_head_packed, nullptr, lg, V, pool_.get());
+    tap_->on_tensor(ActivationTap::kLogits, "logits", pos, T, V, lg, V);
+  }
   if (mode == Logits::None || !logits) return;
   const int64_t first = mode == Logits::All ? 0 : T - 1, rows = T - first;
   float* u = buf(kNormed, rows * D);
@@ -130,6 +159,7 @@ void MambaModel::forward_chunk(const int32_t* tokens, int64_t T, ModelState& sta
   for (int64_t r = 0; r < rows; ++r)
     rms_norm(h + (first + r) * D, w_->norm_f, u + r * D, static_cast<int>(D), cfg_.norm_eps);
   packed_linear(u, rows, w_->lm_head_packed, nullptr, logits, V, pool_.get());
+  if (tap_logits && all_rows) tap_->on_tensor(ActivationTap::kLogits, "logits", pos, T, V, logits, V);
 }
 
 void MambaModel::mixer_mamba1(int l, int64_t T, LayerState& st) {
@@ -141,19 +171,25 @@ void MambaModel::mixer_mamba1(int l, int64_t T, LayerState& st) {
   parallel(T * E * K, E, 16, [&](int64_t c0, int64_t c1) {
     causal_conv_silu(proj, P, T, E, K, lw.conv_wT, lw.conv_b, st.conv.data(), xc, c0, c1);
   });
+  tap_tensor("conv_out", T, E, xc, E);
   const int64_t XD = R + 2 * N;
   float* xdbl = buf(kXdbl, T * XD);
   packed_linear(xc, T, w_->packed[l].x_proj, nullptr, xdbl, XD, pool_.get());
+  tap_tensor("B", T, N, xdbl + R, XD);
+  tap_tensor("C", T, N, xdbl + R + N, XD);
   float* dtin = buf(kDtIn, T * R);
   for (int64_t t = 0; t < T; ++t) std::memcpy(dtin + t * R, xdbl + t * XD, R * sizeof(float));
   float* dt = buf(kDt, T * E);
   packed_linear(dtin, T, w_->packed[l].dt_proj, lw.dt_proj_b, dt, E, pool_.get());
   softplus_clamp(dt, nullptr, dt, T * E, cfg_.dt_min, cfg_.dt_max);
+  tap_tensor("dt", T, E, dt, E);
   float* y = buf(kY, T * E);
   parallel(T * E * N * 8, E, 8, [&](int64_t e0, int64_t e1) {
     scan_mamba1(T, E, N, xc, dt, xdbl, XD, R, R + N, lw.A, lw.D, st.ssm.data(), y, e0, e1);
   });
+  tap_tensor("ssm_out", T, E, y, E);
   for (int64_t t = 0; t < T; ++t) mul_silu(y + t * E, proj + t * P + E, E);
+  tap_tensor("out_proj_in", T, E, y, E);
   float* out = buf(kOut, T * cfg_.d_model);
   packed_linear(y, T, w_->packed[l].out_proj, lw.out_proj_b, out, cfg_.d_model, pool_.get());
 }
@@ -171,9 +207,13 @@ void MambaModel::mixer_mamba2(int l, int64_t T, LayerState& st) {
     causal_conv_silu(proj + off_xbc, P, T, C, K, lw.conv_wT, lw.conv_b, st.conv.data(), xbc, c0,
                      c1);
   });
+  tap_tensor("conv_out", T, C, xbc, C);
+  tap_tensor("B", T, G * N, xbc + E, C);
+  tap_tensor("C", T, G * N, xbc + E + G * N, C);
   float* dt = buf(kDt, T * H);
   for (int64_t t = 0; t < T; ++t)
     softplus_clamp(proj + t * P + off_dt, lw.dt_bias, dt + t * H, H, cfg_.dt_min, cfg_.dt_max);
+  tap_tensor("dt", T, H, dt, H);
   const int64_t YW = M + E;  // out_proj input: [silu(z0)*x0 (M) | y (E)]
   float* ycat = buf(kYcat, T * YW);
   float* y = ycat + M;
@@ -182,6 +222,7 @@ void MambaModel::mixer_mamba2(int l, int64_t T, LayerState& st) {
   parallel(T * E * N * 2, H, 1, [&](int64_t h0, int64_t h1) {
     scan_mamba2(T, H, Pd, N, G, xbc, C, dt, lw.A, lw.D, st.ssm.data(), ys, h0, h1);
   });
+  tap_tensor("ssm_out", T, E, ys, E);  // the scan writes row stride E in both cases
   if (M) {
     for (int64_t t = 0; t < T; ++t) {
       std::memcpy(y + t * YW, ys + t * E, E * sizeof(float));
@@ -192,6 +233,7 @@ void MambaModel::mixer_mamba2(int l, int64_t T, LayerState& st) {
     }
   }
   gated_rms_norm(y, YW, proj + off_z, P, T, E, G, lw.gnorm, cfg_.norm_eps);
+  tap_tensor("out_proj_in", T, YW, ycat, YW);
   float* out = buf(kOut, T * cfg_.d_model);
   packed_linear(ycat, T, w_->packed[l].out_proj, lw.out_proj_b, out, cfg_.d_model, pool_.get());
 }

@@ -18,6 +18,8 @@
 
 namespace sm {
 
+class ActivationTap;
+
 class MambaModel {
  public:
   // Reads DIR/config.json and DIR/*.safetensors.
@@ -52,6 +54,12 @@ class MambaModel {
 
   void check_token(int32_t id) const;
 
+  // Attaches an observer of the forward's intermediate tensors (not owned;
+  // nullptr detaches). Never while a forward runs. Without a tap the forward
+  // pays one pointer test per op; the tap never changes the numerics.
+  void set_tap(ActivationTap* tap) { tap_ = tap; }
+  ActivationTap* tap() const { return tap_; }
+
  private:
   MambaModel() = default;
   void forward_chunk(const int32_t* tokens, int64_t T, ModelState& state, float* logits,
@@ -59,6 +67,11 @@ class MambaModel {
   void mixer_mamba1(int layer, int64_t T, LayerState& st);
   void mixer_mamba2(int layer, int64_t T, LayerState& st);
   float* buf(int slot, size_t n);
+  // Hands a tensor of the current layer to the tap if it wants this layer.
+  void tap_tensor(const char* name, int64_t T, int64_t cols, const float* data, int64_t ld) {
+    if (layer_tap_) tap_tensor_slow(name, T, cols, data, ld);
+  }
+  void tap_tensor_slow(const char* name, int64_t T, int64_t cols, const float* data, int64_t ld);
   // Runs fn over [0, n) on the pool when `work` (rough flop count) is worth it.
   void parallel(int64_t work, int64_t n, int64_t align,
                 const std::function<void(int64_t, int64_t)>& fn);
@@ -70,6 +83,10 @@ class MambaModel {
   int64_t chunk_ = 256;
   std::mutex mu_;  // one forward at a time: the workspace is shared
   std::vector<std::vector<float>> ws_;
+  ActivationTap* tap_ = nullptr;
+  ActivationTap* layer_tap_ = nullptr;  // tap_ while it wants the current layer and batch
+  int tap_layer_ = 0;
+  int64_t tap_first_ = 0;  // state position of the current batch's first token
 };
 
 }  // namespace sm

@@ -147,5 +147,34 @@ cp -r "$TMP/m2" "$TMP/withtok"; echo '{"model": {}}' >"$TMP/withtok/tokenizer.js
 expect_err "model with malformed tokenizer.json" "tokenizer.json" "$BIN" generate "$TMP/withtok" --prompt hi
 expect_err "unknown subcommand" "" "$BIN" frobnicate
 
+# activation dumps (generate/eval --dump, dump-info)
+expect_ok "generate --dump" "." "$BIN" generate "$TMP/m2" --prompt-ids 5,6,7 -n 6 --dump "$TMP/d.h5" --dump-logits
+[[ -f "$TMP/d.h5" && ! -e "$TMP/d.h5.tmp" ]] && ok || bad "generate --dump writes the dump and leaves no temp file"
+# 3 prompt tokens + 5 decode steps (the last generated token is never run) = 8 rows.
+expect_ok "dump-info lists layers and shapes" "/layers/1/mixer_out +\[8, 64\]" "$BIN" dump-info "$TMP/d.h5"
+out=$("$BIN" dump-info "$TMP/d.h5" --json)
+[[ $(json_get 'd["attributes"]["format"] == "specmamba-dump" and d["attributes"]["version"] == 1 and d["attributes"]["quantization"] == {"preset": "fp32"} and d["attributes"]["rotation"] is False' <<<"$out") == True ]] && ok || bad "dump-info --json attributes: $(head -c 300 <<<"$out")"
+[[ $(json_get '{x["name"]: x["shape"] for x in d["datasets"]}["/logits"] == [8, 256] and {x["name"]: x["shape"] for x in d["datasets"]}["/tokens"] == [8]' <<<"$out") == True ]] && ok || bad "dump-info --json shapes"
+[[ $(json_get 'all(k in [x for x in d["datasets"] if x["name"] == "/layers/0/hidden_in"][0] for k in ("min", "max", "mean", "std", "channel_absmax", "outliers"))' <<<"$out") == True ]] && ok || bad "dump-info --json statistics"
+"$BIN" generate "$TMP/m2" --prompt-ids 5,6,7 -n 6 --dump "$TMP/f.h5" --dump-layers 1 --dump-tokens 0-2 --json >/dev/null || bad "generate with dump filters"
+out=$("$BIN" dump-info "$TMP/f.h5" --json)
+[[ $(json_get 'd["layers"] == [1] and {x["name"]: x["shape"] for x in d["datasets"]}["/layers/1/hidden_in"] == [3, 64] and "/logits" not in [x["name"] for x in d["datasets"]]' <<<"$out") == True ]] && ok || bad "dump filters honoured: $(head -c 300 <<<"$out")"
+out=$("$BIN" eval "$TMP/m2" --text "$TMP/t.txt" --dump "$TMP/e.h5" --dump-layers 0 --json)
+[[ $(json_get 'd["dump"]' <<<"$out") == "$TMP/e.h5" ]] && ok || bad "eval --dump: $out"
+expect_ok "dump-info of an eval dump" "/layers/0/dt" "$BIN" dump-info "$TMP/e.h5"
+expect_rc "bad --dump-layers" 2 "--dump-layers: '1,x'|--dump-layers: 'x'" "$BIN" generate "$TMP/m2" --prompt a --dump "$TMP/x.h5" --dump-layers 1,x
+expect_rc "--dump-layers past the model" 2 "--dump-layers: layer 9 does not exist" "$BIN" generate "$TMP/m2" --prompt a --dump "$TMP/x.h5" --dump-layers 0,9
+expect_rc "bad --dump-tokens" 2 "--dump-tokens" "$BIN" eval "$TMP/m2" --text "$TMP/t.txt" --dump "$TMP/x.h5" --dump-tokens 9-3
+expect_rc "--dump-layers without --dump" 2 "--dump-layers needs --dump FILE" "$BIN" generate "$TMP/m2" --prompt a --dump-layers 0
+expect_rc "--dump with --tree" 2 "--dump is not supported with speculative decoding" "$BIN" generate "$TMP/m2" --prompt a --tree 2,1 --dump "$TMP/x.h5"
+expect_rc "--dump with --draft" 2 "not supported" "$BIN" generate "$TMP/m2" --draft "$TMP/m2b" --prompt a --dump "$TMP/x.h5"
+[[ ! -e "$TMP/x.h5" && ! -e "$TMP/x.h5.tmp" ]] && ok || bad "refused dumps leave no file"
+expect_err "dump-info of a missing file" "$TMP/none.h5: no such file" "$BIN" dump-info "$TMP/none.h5"
+expect_err "dump-info of a text file" "t.txt: not an HDF5 file" "$BIN" dump-info "$TMP/t.txt"
+"$BIN" generate "$TMP/m2" --draft "$TMP/m2b" --prompt-ids 5,6,7 -n 4 --tree 2,1 --trace "$TMP/trace.h5" >/dev/null 2>&1
+expect_err "dump-info of a trace" "not a SpecMamba activation dump" "$BIN" dump-info "$TMP/trace.h5"
+head -c 3000 "$TMP/d.h5" >"$TMP/trunc.h5"
+expect_err "dump-info of a truncated dump" "trunc.h5" "$BIN" dump-info "$TMP/trunc.h5"
+
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

@@ -425,6 +425,7 @@ FifoView::FifoView(QWidget* parent) : QWidget(parent) {
   tile_spin_->setPrefix(QStringLiteral("tile "));
   tile_spin_->setToolTip(QStringLiteral("... and per tile of state units (PageUp / PageDown)"));
   loop_label_ = new QLabel(page);
+  loop_label_->setWordWrap(true);  // its text must not set the dock's (and the window's) minimum width
   row3->addWidget(layer_spin_);
   row3->addWidget(tile_spin_);
   row3->addWidget(loop_label_, 1);

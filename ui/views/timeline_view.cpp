@@ -123,7 +123,7 @@ TimelineView::TimelineView(QWidget* parent) : QWidget(parent) {
 
   plot_ = new QCustomPlot(this);
   plot_->setObjectName(QStringLiteral("timelinePlot"));
-  plot_->setMinimumSize(200, 150);
+  plot_->setMinimumSize(200, 120);  // its dock shares 640x480 with the others
   stack_->addWidget(plot_);
 
   // Follow the application palette so dark themes give a dark chart.

@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: Apache-2.0
+// specmamba dump-info FILE: the datasets of an activation dump with their
+// shapes and summary statistics (min/max/mean/std, the channel with the
+// largest absmax, values beyond 6 sigma), read a block of rows at a time.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <limits>
+
+#include "cli_common.h"
+#include "core/dump/dump_reader.h"
+#include "core/io/error.h"
+
+namespace sm::cli {
+
+namespace {
+
+constexpr int64_t kBlockRows = 64;  // the writer's chunk rows: each block decompresses whole chunks once
+constexpr double kOutlierSigma = 6.0;
+
+struct Stats {
+  int64_t count = 0;     // finite values
+  int64_t nonfinite = 0;
+  double min = 0, max = 0, mean = 0, std = 0;
+  double channel_absmax = 0;         // max over channels of the channel's absmax
+  int64_t channel = -1;              // that channel
+  double channel_absmax_median = 0;  // the typical channel, for scale
+  int64_t outliers = 0;              // |x - mean| > 6 std
+};
+
+Stats summarize(const DumpReader& r, const DumpDatasetInfo& d) {
+  Stats s;
+  const int64_t rows = d.rows(), cols = d.cols();
+  if (rows == 0 || cols == 0) return s;
+  std::vector<double> absmax(cols, 0.0);
+  std::vector<float> block;
+  double sum = 0, sumsq = 0;
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (int64_t r0 = 0; r0 < rows; r0 += kBlockRows) {
+    const int64_t n = std::min(kBlockRows, rows - r0);
+    block.resize(static_cast<size_t>(n * cols));
+    r.read_into(d.name, r0, n, 0, cols, block.data());
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t c = 0; c < cols; ++c) {
+        const double v = block[i * cols + c];
+        if (!std::isfinite(v)) {
+          ++s.nonfinite;
+          continue;
+        }
+        ++s.count;
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+        sum += v;
+        sumsq += v * v;
+        absmax[c] = std::max(absmax[c], std::abs(v));
+      }
+  }
+  if (s.count == 0) return s;
+  s.min = lo;
+  s.max = hi;
+  s.mean = sum / s.count;
+  s.std = std::sqrt(std::max(0.0, sumsq / s.count - s.mean * s.mean));
+  const auto it = std::max_element(absmax.begin(), absmax.end());
+  s.channel_absmax = *it;
+  s.channel = it - absmax.begin();
+  std::vector<double> sorted = absmax;
+  std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
+  s.channel_absmax_median = sorted[sorted.size() / 2];
+  // Second pass: the threshold needs the tensor's mean and std.
+  if (s.std > 0) {
+    const double lim = kOutlierSigma * s.std;
+    for (int64_t r0 = 0; r0 < rows; r0 += kBlockRows) {
+      const int64_t n = std::min(kBlockRows, rows - r0);
+      block.resize(static_cast<size_t>(n * cols));
+      r.read_into(d.name, r0, n, 0, cols, block.data());
+      for (float v : block)
+        if (std::isfinite(v) && std::abs(double(v) - s.mean) > lim) ++s.outliers;
+    }
+  }
+  return s;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string t = "[";
+  for (size_t i = 0; i < shape.size(); ++i) t += (i ? ", " : "") + std::to_string(shape[i]);
+  return t + "]";
+}
+
+// config and quantization are JSON texts: shown as JSON when they parse.
+nlohmann::json attr_json(const std::string& key, const std::string& value) {
+  if (key == "config" || key == "quantization") {
+    auto j = nlohmann::json::parse(value, nullptr, false);
+    if (!j.is_discarded()) return j;
+  }
+  if (key == "rotation" || key == "has_logits") return value == "true";
+  if (key == "version" || key == "tokens_run") {
+    try {
+      return std::stoll(value);
+    } catch (const std::exception&) {
+    }
+  }
+  return value;
+}
+
+}  // namespace
+
+Runner add_dump_info(CLI::App& app, Common& c) {
+  auto* cmd = app.add_subcommand("dump-info", "Datasets, shapes and statistics of an HDF5 activation dump");
+  auto file = std::make_shared<std::string>();
+  cmd->add_option("FILE", *file, "dump written by generate/eval --dump")->required();
+  cmd->add_flag("--json", c.json, "print one JSON object");
+  return [file, &c] {
+    DumpReader r(*file);
+    const auto datasets = r.datasets();
+    if (c.json) {
+      nlohmann::json j;
+      j["file"] = *file;
+      nlohmann::json attrs = nlohmann::json::object();
+      for (const auto& [k, v] : r.attributes().all) attrs[k] = attr_json(k, v);
+      j["attributes"] = attrs;
+      j["layers"] = r.layers();
+      j["outlier_sigma"] = kOutlierSigma;
+      nlohmann::json list = nlohmann::json::array();
+      for (const auto& d : datasets) {
+        nlohmann::json e;
+        e["name"] = d.name;
+        e["shape"] = d.shape;
+        e["dtype"] = d.integer ? "int" : "float32";
+        if (!d.integer) {
+          const Stats s = summarize(r, d);
+          e["count"] = s.count;
+          e["nonfinite"] = s.nonfinite;
+          if (s.count > 0) {
+            e["min"] = s.min;
+            e["max"] = s.max;
+            e["mean"] = s.mean;
+            e["std"] = s.std;
+            e["channel_absmax"] = {{"max", s.channel_absmax}, {"channel", s.channel},
+                                   {"median", s.channel_absmax_median}};
+            e["outliers"] = s.outliers;
+          }
+        }
+        list.push_back(e);
+      }
+      j["datasets"] = list;
+      print_json(j);
+      return 0;
+    }
+    std::printf("file          %s\n", file->c_str());
+    for (const auto& [k, v] : r.attributes().all) std::printf("%-13s %s\n", k.c_str(), v.c_str());
+    std::printf("\n%-28s %-14s %11s %11s %11s %11s %11s %7s %9s\n", "dataset", "shape", "min", "max", "mean",
+                "std", "ch absmax", "channel", "outliers");
+    for (const auto& d : datasets) {
+      if (d.integer) {
+        std::printf("%-28s %-14s %11s\n", d.name.c_str(), shape_text(d.shape).c_str(), "(ids)");
+        continue;
+      }
+      const Stats s = summarize(r, d);
+      if (s.count == 0) {
+        std::printf("%-28s %-14s %11s\n", d.name.c_str(), shape_text(d.shape).c_str(), "(empty)");
+        continue;
+      }
+      std::printf("%-28s %-14s %11.4g %11.4g %11.4g %11.4g %11.4g %7lld %9lld%s\n", d.name.c_str(),
+                  shape_text(d.shape).c_str(), s.min, s.max, s.mean, s.std, s.channel_absmax,
+                  (long long)s.channel, (long long)s.outliers,
+                  s.nonfinite ? (" (" + std::to_string(s.nonfinite) + " non-finite)").c_str() : "");
+    }
+    std::printf("\n(ch absmax: the largest per-channel |x| and its channel; outliers: |x - mean| > %.0f std)\n",
+                kOutlierSigma);
+    return 0;
+  };
+}
+
+}  // namespace sm::cli

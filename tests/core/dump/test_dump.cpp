@@ -1,0 +1,688 @@
+// SPDX-License-Identifier: Apache-2.0
+// HDF5 activation dumps: the tap never changes the numerics, every tensor
+// means what docs/dump-format.md says (recomputed here in double from the
+// dumped inputs and the weights), filters are honoured, the reader rejects
+// foreign and damaged files by name, and no temporary file is ever left.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/dump/activation_tap.h"
+#include "core/dump/dump_reader.h"
+#include "core/dump/dump_writer.h"
+#include "core/io/error.h"
+#include "core/model/mamba_model.h"
+#include "core/model/random_model.h"
+#include "core/trace/spec_events.h"
+
+// The HDF5 C API writes the foreign and wrong-version files (Debian's header
+// lives under hdf5/serial; the library is linked through specmamba_core).
+#if __has_include(<hdf5/serial/hdf5.h>)
+#include <hdf5/serial/hdf5.h>
+#else
+#include <hdf5.h>
+#endif
+
+namespace fs = std::filesystem;
+
+namespace {
+
+class TempDir {
+ public:
+  TempDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           ("sm_dump_" + std::to_string(::getpid()) + "_" + info->test_suite_name() + "_" + info->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::string file(const std::string& name) const { return (dir_ / name).string(); }
+  std::string str() const { return dir_.string(); }
+
+ private:
+  fs::path dir_;
+};
+
+std::string target_dir() { return std::string(SPECMAMBA_TEST_DATA) + "/../../data/models/mamba2-target"; }
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const sm::Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+std::vector<int32_t> bytes_of(const std::string& s) {
+  std::vector<int32_t> ids;
+  for (unsigned char c : s) ids.push_back(c);
+  return ids;
+}
+
+bool bit_equal(const std::vector<float>& a, const float* b, size_t n) {
+  return a.size() == n && std::memcmp(a.data(), b, n * sizeof(float)) == 0;
+}
+
+// A dumped tensor with its shape, read whole.
+struct Mat {
+  int64_t rows = 0, cols = 0;
+  std::vector<float> v;
+  float at(int64_t r, int64_t c) const { return v[r * cols + c]; }
+};
+Mat get(const sm::DumpReader& r, const std::string& name) {
+  const auto info = r.info(name);
+  return {info.rows(), info.cols(), r.read(name, 0, info.rows())};
+}
+
+// max |got - want| / max(1, max |want|)
+double rel_err(const Mat& got, const std::vector<double>& want) {
+  double e = 0, s = 1;
+  for (size_t i = 0; i < want.size(); ++i) {
+    e = std::max(e, std::abs(double(got.v[i]) - want[i]));
+    s = std::max(s, std::abs(want[i]));
+  }
+  return got.v.size() == want.size() ? e / s : 1e30;
+}
+
+double silu(double x) { return x / (1.0 + std::exp(-x)); }
+double softplus(double x) { return x > 20 ? x : std::log1p(std::exp(x)); }
+
+// y[t][o] = sum_i W[o][i] x[t][col0 + i] (+ b[o]); W row-major [out][in].
+std::vector<double> linear(const Mat& x, int64_t col0, int64_t in, const float* W, const float* b, int64_t out) {
+  std::vector<double> y(x.rows * out);
+  for (int64_t t = 0; t < x.rows; ++t)
+    for (int64_t o = 0; o < out; ++o) {
+      double s = b ? b[o] : 0.0;
+      for (int64_t i = 0; i < in; ++i) s += double(W[o * in + i]) * x.at(t, col0 + i);
+      y[t * out + o] = s;
+    }
+  return y;
+}
+
+// silu(causal depthwise conv over columns [col0, col0 + C) of x, from a zero window).
+std::vector<double> conv_silu(const Mat& x, int64_t col0, int64_t C, int K, const float* wT, const float* b) {
+  std::vector<double> y(x.rows * C);
+  for (int64_t t = 0; t < x.rows; ++t)
+    for (int64_t c = 0; c < C; ++c) {
+      double s = b ? b[c] : 0.0;
+      for (int k = 0; k < K; ++k) {
+        const int64_t src = t - (K - 1) + k;
+        if (src >= 0) s += double(wT[k * C + c]) * x.at(src, col0 + c);
+      }
+      y[t * C + c] = silu(s);
+    }
+  return y;
+}
+
+std::vector<double> columns(const Mat& x, int64_t col0, int64_t n) {
+  std::vector<double> y(x.rows * n);
+  for (int64_t t = 0; t < x.rows; ++t)
+    for (int64_t c = 0; c < n; ++c) y[t * n + c] = x.at(t, col0 + c);
+  return y;
+}
+
+constexpr double kTol = 1e-5;  // float kernels (fast exp) against double from the same inputs
+
+// Every tensor of every layer of a full dump (tokens 0.. from an empty state)
+// recomputed from the dumped inputs of its op: the definitions of docs/dump-format.md.
+void check_definitions(const sm::DumpReader& r, const sm::MambaModel& m) {
+  const sm::ModelConfig& c = m.config();
+  const auto& w = m.weights();
+  const int64_t D = c.d_model, E = c.d_inner, N = c.d_state, P = c.in_proj_dim();
+  const int K = c.d_conv;
+  for (int l = 0; l < c.n_layer; ++l) {
+    SCOPED_TRACE("layer " + std::to_string(l));
+    const auto& lw = w.layers[l];
+    const std::string g = "/layers/" + std::to_string(l) + "/";
+    const Mat h = get(r, g + "hidden_in"), proj = get(r, g + "in_proj_out"), conv = get(r, g + "conv_out"),
+              dt = get(r, g + "dt"), B = get(r, g + "B"), C = get(r, g + "C"), y = get(r, g + "ssm_out"),
+              yin = get(r, g + "out_proj_in"), out = get(r, g + "mixer_out");
+    const int64_t T = h.rows;
+    // in_proj_out = in_proj(RMSNorm(hidden_in) * norm.weight)
+    Mat u{T, D, std::vector<float>(T * D)};
+    for (int64_t t = 0; t < T; ++t) {
+      double ss = 0;
+      for (int64_t i = 0; i < D; ++i) ss += double(h.at(t, i)) * h.at(t, i);
+      const double inv = 1.0 / std::sqrt(ss / D + c.norm_eps);
+      for (int64_t i = 0; i < D; ++i) u.v[t * D + i] = float(h.at(t, i) * inv * lw.norm[i]);
+    }
+    EXPECT_LT(rel_err(proj, linear(u, 0, D, lw.in_proj, lw.in_proj_b, P)), kTol) << "in_proj_out";
+    EXPECT_LT(rel_err(out, linear(yin, 0, yin.cols, lw.out_proj, lw.out_proj_b, D)), kTol) << "mixer_out";
+    std::vector<double> ys(T * E), yo;
+    if (c.arch == sm::Arch::Mamba1) {
+      const int64_t R = c.dt_rank;
+      ASSERT_EQ(conv.cols, E);
+      EXPECT_LT(rel_err(conv, conv_silu(proj, 0, E, K, lw.conv_wT, lw.conv_b)), kTol) << "conv_out";
+      const auto xdbl = linear(conv, 0, E, lw.x_proj, nullptr, R + 2 * N);
+      std::vector<double> wb(T * N), wc(T * N);
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t n = 0; n < N; ++n) {
+          wb[t * N + n] = xdbl[t * (R + 2 * N) + R + n];
+          wc[t * N + n] = xdbl[t * (R + 2 * N) + R + N + n];
+        }
+      EXPECT_LT(rel_err(B, wb), kTol) << "B";
+      EXPECT_LT(rel_err(C, wc), kTol) << "C";
+      Mat dtin{T, R + 2 * N, std::vector<float>(xdbl.begin(), xdbl.end())};
+      auto wdt = linear(dtin, 0, R, lw.dt_proj, lw.dt_proj_b, E);
+      for (double& v : wdt) v = softplus(v);
+      EXPECT_LT(rel_err(dt, wdt), kTol) << "dt";
+      // S = exp(dt A) S + dt x B; y = S C + D x, per channel from S = 0.
+      for (int64_t e = 0; e < E; ++e) {
+        std::vector<double> S(N, 0.0);
+        for (int64_t t = 0; t < T; ++t) {
+          double acc = 0;
+          for (int64_t n = 0; n < N; ++n) {
+            S[n] = std::exp(dt.at(t, e) * lw.A[e * N + n]) * S[n] + dt.at(t, e) * conv.at(t, e) * B.at(t, n);
+            acc += S[n] * C.at(t, n);
+          }
+          ys[t * E + e] = acc + lw.D[e] * conv.at(t, e);
+        }
+      }
+      EXPECT_LT(rel_err(y, ys), kTol) << "ssm_out";
+      yo.resize(T * E);
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t e = 0; e < E; ++e) yo[t * E + e] = y.at(t, e) * silu(proj.at(t, E + e));
+    } else {
+      const int64_t H = c.n_heads, Pd = c.head_dim, G = c.n_groups, M = c.d_mlp, CD = c.conv_dim();
+      const int64_t off_z = 2 * M, off_xbc = off_z + E, off_dt = off_xbc + CD;
+      ASSERT_EQ(conv.cols, CD);
+      EXPECT_LT(rel_err(conv, conv_silu(proj, off_xbc, CD, K, lw.conv_wT, lw.conv_b)), kTol) << "conv_out";
+      EXPECT_LT(rel_err(B, columns(conv, E, G * N)), 1e-30) << "B is a slice of conv_out";
+      EXPECT_LT(rel_err(C, columns(conv, E + G * N, G * N)), 1e-30) << "C is a slice of conv_out";
+      std::vector<double> wdt(T * H);
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t hh = 0; hh < H; ++hh) wdt[t * H + hh] = softplus(proj.at(t, off_dt + hh) + lw.dt_bias[hh]);
+      EXPECT_LT(rel_err(dt, wdt), kTol) << "dt";
+      // Per head: S = exp(dt A) S + dt outer(x, B); y = S C + D x.
+      for (int64_t hh = 0; hh < H; ++hh) {
+        const int64_t grp = hh / (H / G);
+        for (int64_t p = 0; p < Pd; ++p) {
+          std::vector<double> S(N, 0.0);
+          const int64_t ch = hh * Pd + p;
+          for (int64_t t = 0; t < T; ++t) {
+            double acc = 0;
+            for (int64_t n = 0; n < N; ++n) {
+              S[n] = std::exp(dt.at(t, hh) * lw.A[hh]) * S[n] + dt.at(t, hh) * conv.at(t, ch) * B.at(t, grp * N + n);
+              acc += S[n] * C.at(t, grp * N + n);
+            }
+            ys[t * E + ch] = acc + lw.D[hh] * conv.at(t, ch);
+          }
+        }
+      }
+      EXPECT_LT(rel_err(y, ys), kTol) << "ssm_out";
+      // out_proj_in = [silu(z0) * x0 | RMSNorm_grouped(ssm_out * silu(z)) * norm.weight]
+      ASSERT_EQ(yin.cols, M + E);
+      yo.assign(T * (M + E), 0.0);
+      const int64_t gs = E / G;
+      for (int64_t t = 0; t < T; ++t) {
+        for (int64_t i = 0; i < M; ++i) yo[t * (M + E) + i] = silu(proj.at(t, i)) * proj.at(t, M + i);
+        for (int64_t g0 = 0; g0 < E; g0 += gs) {
+          double ss = 0;
+          std::vector<double> gated(gs);
+          for (int64_t i = 0; i < gs; ++i) {
+            gated[i] = y.at(t, g0 + i) * silu(proj.at(t, off_z + g0 + i));
+            ss += gated[i] * gated[i];
+          }
+          const double inv = 1.0 / std::sqrt(ss / gs + c.norm_eps);
+          for (int64_t i = 0; i < gs; ++i) yo[t * (M + E) + M + g0 + i] = gated[i] * inv * lw.gnorm[g0 + i];
+        }
+      }
+    }
+    EXPECT_LT(rel_err(yin, yo), kTol) << "out_proj_in";
+  }
+}
+
+// Residual stream: hidden_in 0 = embedding rows, hidden_in l+1 = hidden_in l + mixer_out l.
+void check_residual(const sm::DumpReader& r, const sm::MambaModel& m, const std::vector<int32_t>& ids) {
+  const int64_t D = m.config().d_model;
+  const Mat h0 = get(r, "/layers/0/hidden_in");
+  ASSERT_EQ(h0.rows, static_cast<int64_t>(ids.size()));
+  for (size_t t = 0; t < ids.size(); ++t)
+    ASSERT_EQ(std::memcmp(&h0.v[t * D], m.weights().embedding + int64_t(ids[t]) * D, D * sizeof(float)), 0)
+        << "token " << t;
+  for (int l = 0; l + 1 < m.config().n_layer; ++l) {
+    const Mat h = get(r, "/layers/" + std::to_string(l) + "/hidden_in");
+    const Mat o = get(r, "/layers/" + std::to_string(l) + "/mixer_out");
+    const Mat n = get(r, "/layers/" + std::to_string(l + 1) + "/hidden_in");
+    for (size_t i = 0; i < n.v.size(); ++i) ASSERT_NEAR(n.v[i], h.v[i] + o.v[i], 1e-6) << "layer " << l;
+  }
+}
+
+sm::DumpOptions all_options(const std::string& model) {
+  sm::DumpOptions o;
+  o.logits = true;
+  o.model = model;
+  return o;
+}
+
+std::vector<std::string> layer_tensor_names(int l) {
+  std::vector<std::string> v;
+  for (const char* n : sm::kDumpLayerTensors) v.push_back("/layers/" + std::to_string(l) + "/" + n);
+  return v;
+}
+
+TEST(Dump, ShippedTargetRoundTrip) {
+  TempDir tmp;
+  auto m = sm::MambaModel::load(target_dir());
+  const auto ids = bytes_of("In the beginning God");
+  ASSERT_EQ(ids.size(), 20u);
+  const int64_t V = m->vocab_size(), T = 20;
+  std::vector<float> ref(T * V);
+  sm::ModelState ref_state = m->new_state();
+  m->forward(ids, ref_state, ref.data(), sm::MambaModel::Logits::All);
+
+  const std::string path = tmp.file("d.h5");
+  std::vector<float> got(T * V);
+  sm::ModelState st = m->new_state();
+  {
+    sm::DumpWriter w(path, m->config(), all_options(target_dir()));
+    EXPECT_TRUE(fs::exists(w.temp_path()));
+    m->set_tap(&w);
+    m->forward(ids, st, got.data(), sm::MambaModel::Logits::All);
+    m->set_tap(nullptr);
+    w.finish();
+    EXPECT_FALSE(fs::exists(w.temp_path()));
+  }
+  // The tap changes nothing: logits and state bit for bit.
+  EXPECT_TRUE(bit_equal(ref, got.data(), got.size()));
+  EXPECT_TRUE(st == ref_state);
+
+  sm::DumpReader r(path);
+  const auto& a = r.attributes();
+  EXPECT_EQ(a.format, "specmamba-dump");
+  EXPECT_EQ(a.version, 1);
+  EXPECT_EQ(a.model, target_dir());
+  EXPECT_EQ(nlohmann::json::parse(a.quantization), nlohmann::json::parse("{\"preset\":\"fp32\"}"));
+  EXPECT_FALSE(a.rotation);
+  const auto cfg = nlohmann::json::parse(a.config);
+  EXPECT_EQ(cfg["arch"], "mamba2");
+  EXPECT_EQ(cfg["n_layer"], m->config().n_layer);
+  EXPECT_EQ(cfg["d_model"], m->config().d_model);
+  std::set<std::string> names;
+  for (const auto& [k, v] : a.all) names.insert(k);
+  for (const char* k : {"format", "version", "model", "config", "quantization", "rotation"})
+    EXPECT_TRUE(names.count(k)) << k;
+
+  EXPECT_EQ(r.tokens(), ids);
+  std::vector<int64_t> all_idx(T);
+  for (int64_t t = 0; t < T; ++t) all_idx[t] = t;
+  EXPECT_EQ(r.token_index(), all_idx);
+  EXPECT_EQ(r.layers(), (std::vector<int>{0, 1, 2, 3}));
+
+  // The layout, in order, with the shapes of docs/dump-format.md.
+  const auto& c = m->config();
+  std::vector<std::string> want = {"/tokens", "/token_index"};
+  for (int l = 0; l < c.n_layer; ++l)
+    for (const auto& n : layer_tensor_names(l)) want.push_back(n);
+  want.push_back("/logits");
+  std::vector<std::string> have;
+  for (const auto& d : r.datasets()) have.push_back(d.name);
+  EXPECT_EQ(have, want);
+  const int64_t GN = int64_t(c.n_groups) * c.d_state;
+  EXPECT_EQ(r.info("/layers/2/in_proj_out").shape, (std::vector<int64_t>{T, c.in_proj_dim()}));
+  EXPECT_EQ(r.info("layers/2/conv_out").shape, (std::vector<int64_t>{T, c.conv_dim()}));
+  EXPECT_EQ(r.info("/layers/2/B").shape, (std::vector<int64_t>{T, GN}));
+  EXPECT_EQ(r.info("/layers/2/C").shape, (std::vector<int64_t>{T, GN}));
+  EXPECT_EQ(r.info("/layers/2/dt").shape, (std::vector<int64_t>{T, c.n_heads}));
+  EXPECT_EQ(r.info("/layers/2/ssm_out").shape, (std::vector<int64_t>{T, c.d_inner}));
+  EXPECT_EQ(r.info("/layers/2/out_proj_in").shape, (std::vector<int64_t>{T, c.d_mlp + c.d_inner}));
+  EXPECT_EQ(r.info("/layers/2/mixer_out").shape, (std::vector<int64_t>{T, c.d_model}));
+  EXPECT_EQ(r.info("/logits").shape, (std::vector<int64_t>{T, V}));
+  EXPECT_TRUE(r.info("/tokens").integer);
+
+  // /logits equals the model's own forward logits bit for bit.
+  EXPECT_TRUE(bit_equal(r.read("/logits", 0, T), ref.data(), ref.size()));
+  check_residual(r, *m, ids);
+  check_definitions(r, *m);
+
+  // A slice is exactly the asked rows and columns.
+  const auto slice = r.read("/logits", 3, 2, 10, 5);
+  ASSERT_EQ(slice.size(), 10u);
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 5; ++j) EXPECT_EQ(slice[i * 5 + j], ref[(3 + i) * V + 10 + j]);
+  EXPECT_NE(error_of([&] { r.read("/logits", 18, 3); }).find("rows [18, 21) outside"), std::string::npos);
+  EXPECT_NE(error_of([&] { r.read("/logits", 0, 1, V - 1, 2); }).find("columns"), std::string::npos);
+  EXPECT_NE(error_of([&] { r.info("/layers/9/dt"); }).find("no dataset /layers/9/dt"), std::string::npos);
+}
+
+// As generate runs it: prefill with Logits::Last, then one-token decode steps.
+TEST(Dump, PrefillAndDecodeInOrderWithAllLogits) {
+  TempDir tmp;
+  auto m = sm::MambaModel::load(target_dir());
+  const auto ids = bytes_of("In the beginning God");
+  const int64_t V = m->vocab_size(), T = 20;
+  std::vector<float> ref(T * V);
+  {
+    sm::ModelState s = m->new_state();
+    m->forward(ids, s, ref.data(), sm::MambaModel::Logits::All);
+  }
+  std::vector<float> ref_last(V);
+  {
+    sm::ModelState s = m->new_state();
+    m->forward(ids, s, ref_last.data(), sm::MambaModel::Logits::Last);
+  }
+  const std::string path = tmp.file("g.h5");
+  sm::DumpWriter w(path, m->config(), all_options("m"));
+  m->set_tap(&w);
+  sm::ModelState st = m->new_state();
+  std::vector<float> last(V);
+  m->forward(ids, st, last.data(), sm::MambaModel::Logits::Last);
+  EXPECT_TRUE(bit_equal(ref_last, last.data(), V)) << "the caller's logits are unchanged";
+  std::vector<int32_t> run = ids;
+  std::vector<std::vector<float>> step_logits;
+  for (int32_t id : {5, 7, 9}) {
+    std::vector<float> lg(V);
+    m->decode(id, st, lg.data());
+    run.push_back(id);
+    step_logits.push_back(lg);
+  }
+  m->set_tap(nullptr);
+  w.finish();
+
+  sm::DumpReader r(path);
+  EXPECT_EQ(r.tokens(), run);
+  ASSERT_EQ(r.info("/logits").rows(), 23);
+  // Prefill rows: the head over all rows equals the Logits::All forward.
+  EXPECT_TRUE(bit_equal(r.read("/logits", 0, T), ref.data(), ref.size()));
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(bit_equal(r.read("/logits", T + i, 1), step_logits[i].data(), V));
+  check_residual(r, *m, run);
+}
+
+TEST(Dump, FiltersKeepOnlyTheAskedLayersAndTokens) {
+  TempDir tmp;
+  auto m = sm::MambaModel::load(target_dir());
+  const auto ids = bytes_of("In the beginning God");
+  const std::string full = tmp.file("full.h5"), part = tmp.file("part.h5");
+  for (const std::string& p : {full, part}) {
+    sm::DumpOptions o;
+    if (p == part) {
+      o.layers = sm::IndexFilter::parse("3,1", "layers");
+      o.tokens = sm::IndexFilter::parse("2-5,10", "tokens");
+    }
+    sm::DumpWriter w(p, m->config(), o);
+    m->set_tap(&w);
+    m->set_chunk(7);  // several batches, some without any kept token
+    sm::ModelState st = m->new_state();
+    m->forward(ids, st, nullptr, sm::MambaModel::Logits::None);
+    m->set_tap(nullptr);
+    w.finish();
+  }
+  sm::DumpReader f(full), r(part);
+  EXPECT_EQ(r.layers(), (std::vector<int>{1, 3}));
+  EXPECT_FALSE(r.has("/logits"));  // not asked for
+  EXPECT_FALSE(r.has("/layers/0/hidden_in"));
+  EXPECT_EQ(r.tokens(), ids);  // every id run, filtered or not
+  const std::vector<int64_t> kept = {2, 3, 4, 5, 10};
+  EXPECT_EQ(r.token_index(), kept);
+  for (int l : {1, 3})
+    for (const auto& n : layer_tensor_names(l)) {
+      const auto a = get(r, n), b = get(f, n);
+      ASSERT_EQ(a.rows, 5) << n;
+      for (size_t i = 0; i < kept.size(); ++i)
+        EXPECT_EQ(std::memcmp(&a.v[i * a.cols], &b.v[kept[i] * b.cols], a.cols * sizeof(float)), 0) << n;
+    }
+  bool found = false;
+  for (const auto& [k, v] : r.attributes().all)
+    if (k == "token_filter") found = v == "2-5,10";
+  EXPECT_TRUE(found);
+}
+
+// The model asks wants() and skips everything the tap leaves out.
+TEST(Dump, ModelCallsTheTapOnlyForWantedLayers) {
+  struct Recorder : sm::ActivationTap {
+    std::vector<std::string> calls;
+    int64_t tokens = 0;
+    void on_tokens(int64_t, const int32_t*, int64_t rows) override { tokens += rows; }
+    bool wants(int layer, int64_t, int64_t) const override { return layer == 1; }
+    void on_tensor(int layer, const char* name, int64_t, int64_t, int64_t, const float*, int64_t) override {
+      calls.push_back(std::to_string(layer) + "/" + name);
+    }
+  } rec;
+  auto m = sm::MambaModel::load(target_dir());
+  m->set_tap(&rec);
+  sm::ModelState st = m->new_state();
+  std::vector<float> lg(m->vocab_size());
+  m->forward(bytes_of("abc"), st, lg.data(), sm::MambaModel::Logits::Last);
+  m->set_tap(nullptr);
+  std::vector<std::string> want;
+  for (const char* n : {"hidden_in", "in_proj_out", "conv_out", "B", "C", "dt", "ssm_out", "out_proj_in",
+                        "mixer_out"})
+    want.push_back(std::string("1/") + n);
+  EXPECT_EQ(rec.calls, want);
+  EXPECT_EQ(rec.tokens, 3);
+}
+
+TEST(Dump, RandomMamba1RoundTripAcrossChunkBoundaries) {
+  TempDir tmp;
+  sm::RandomModelSpec spec;
+  spec.arch = sm::Arch::Mamba1;
+  spec.n_layer = 3;
+  spec.seed = 7;
+  const std::string dir = tmp.file("m1");
+  sm::write_random_model(dir, spec);
+  auto m = sm::MambaModel::load(dir);
+  m->set_chunk(50);  // 150 tokens: three batches, appends cross the 64-row chunks
+  std::mt19937 rng(3);
+  std::vector<int32_t> ids(150);
+  for (auto& id : ids) id = static_cast<int32_t>(rng() % spec.vocab_size);
+  const int64_t V = m->vocab_size(), T = 150;
+  std::vector<float> ref(T * V), got(T * V);
+  {
+    sm::ModelState s = m->new_state();
+    m->forward(ids, s, ref.data(), sm::MambaModel::Logits::All);
+  }
+  const std::string path = tmp.file("m1.h5");
+  {
+    sm::DumpWriter w(path, m->config(), all_options(dir));
+    m->set_tap(&w);
+    sm::ModelState s = m->new_state();
+    m->forward(ids, s, got.data(), sm::MambaModel::Logits::All);
+    m->set_tap(nullptr);
+    w.finish();
+  }
+  EXPECT_TRUE(bit_equal(ref, got.data(), got.size()));
+  sm::DumpReader r(path);
+  EXPECT_EQ(nlohmann::json::parse(r.attributes().config)["arch"], "mamba1");
+  const auto& c = m->config();
+  EXPECT_EQ(r.info("/layers/0/in_proj_out").shape, (std::vector<int64_t>{T, 2 * int64_t(c.d_inner)}));
+  EXPECT_EQ(r.info("/layers/0/conv_out").shape, (std::vector<int64_t>{T, c.d_inner}));
+  EXPECT_EQ(r.info("/layers/0/B").shape, (std::vector<int64_t>{T, c.d_state}));
+  EXPECT_EQ(r.info("/layers/0/dt").shape, (std::vector<int64_t>{T, c.d_inner}));
+  EXPECT_EQ(r.info("/layers/0/out_proj_in").shape, (std::vector<int64_t>{T, c.d_inner}));
+  EXPECT_TRUE(bit_equal(r.read("/logits", 0, T), ref.data(), ref.size()));
+  EXPECT_EQ(r.tokens(), ids);
+  check_residual(r, *m, ids);
+  check_definitions(r, *m);
+}
+
+TEST(Dump, IndexFilterParsing) {
+  const auto f = sm::IndexFilter::parse(" 5-7, 0,3 ,6", "--dump-layers");
+  EXPECT_EQ(f.spec(), "0,3,5-7");
+  EXPECT_TRUE(f.contains(0) && f.contains(3) && f.contains(7));
+  EXPECT_FALSE(f.contains(1) || f.contains(8) || f.contains(-1));
+  EXPECT_TRUE(f.intersects(1, 3));   // 1..3
+  EXPECT_FALSE(f.intersects(1, 2));  // 1..2
+  EXPECT_EQ(f.max_index(), 7);
+  const auto open = sm::IndexFilter::parse("64-", "--dump-tokens");
+  EXPECT_TRUE(open.contains(1000000) && !open.contains(63));
+  EXPECT_EQ(open.max_index(), -1);
+  EXPECT_EQ(open.spec(), "64-");
+  EXPECT_TRUE(sm::IndexFilter::parse("all", "x").all());
+  EXPECT_TRUE(sm::IndexFilter::parse("", "x").all());
+  EXPECT_EQ(sm::IndexFilter::parse("0-3,4", "x").spec(), "0-4");  // adjacent ranges merge
+  for (const char* bad : {"1,,2", "a", "-3", "7-5", "1-2-3", "3x", "1.5", "99999999999999999999"}) {
+    const std::string msg = error_of([&] { sm::IndexFilter::parse(bad, "--dump-layers"); });
+    EXPECT_EQ(msg.rfind("--dump-layers: ", 0), 0u) << bad << ": " << msg;
+  }
+  const std::string msg = error_of([] { sm::check_layer_filter(sm::IndexFilter::parse("0,9", "l"), 4, "--dump-layers"); });
+  EXPECT_NE(msg.find("--dump-layers: layer 9 does not exist"), std::string::npos) << msg;
+  EXPECT_NE(error_of([] { sm::check_layer_filter(sm::IndexFilter::parse("4-", "l"), 4, "L"); }).find("selects no layer"),
+            std::string::npos);
+  EXPECT_EQ(error_of([] { sm::check_layer_filter(sm::IndexFilter::parse("2-", "l"), 4, "L"); }), "(no error)");
+}
+
+// A small valid dump of the random model, for the damage tests.
+std::string small_dump(const TempDir& tmp, const std::string& name) {
+  sm::RandomModelSpec spec;
+  const std::string dir = tmp.file("model_" + name);
+  if (!fs::exists(dir)) sm::write_random_model(dir, spec);
+  auto m = sm::MambaModel::load(dir);
+  const std::string path = tmp.file(name);
+  sm::DumpWriter w(path, m->config(), all_options(dir));
+  m->set_tap(&w);
+  sm::ModelState st = m->new_state();
+  m->forward(bytes_of("some text to dump, long enough to fill a few chunks of rows ......."), st, nullptr,
+             sm::MambaModel::Logits::None);
+  m->set_tap(nullptr);
+  w.finish();
+  return path;
+}
+
+TEST(Dump, ReaderRejectsMissingForeignDamagedAndNewerFiles) {
+  TempDir tmp;
+  const std::string good = small_dump(tmp, "good.h5");
+  EXPECT_NO_THROW(sm::DumpReader{good});
+
+  const std::string missing = tmp.file("missing.h5");
+  EXPECT_EQ(error_of([&] { sm::DumpReader{missing}; }), missing + ": no such file");
+
+  const std::string text = tmp.file("text.h5");
+  std::ofstream(text) << "just some text, not HDF5\n";
+  EXPECT_EQ(error_of([&] { sm::DumpReader{text}; }), text + ": not an HDF5 file");
+
+  // Truncated to half: the file names itself in the error, from open or from a read.
+  const std::string trunc = tmp.file("trunc.h5");
+  fs::copy_file(good, trunc);
+  fs::resize_file(trunc, fs::file_size(good) / 2);
+  const std::string tmsg = error_of([&] {
+    sm::DumpReader r(trunc);
+    for (const auto& d : r.datasets()) r.read(d.name, 0, d.rows());
+  });
+  EXPECT_EQ(tmsg.rfind(trunc + ": ", 0), 0u) << tmsg;
+
+  // A foreign HDF5 file: no format attribute, then another format.
+  const std::string foreign = tmp.file("foreign.h5");
+  {
+    hid_t f = H5Fcreate(foreign.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t n = 4;
+    hid_t sp = H5Screate_simple(1, &n, nullptr);
+    hid_t ds = H5Dcreate2(f, "data", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dclose(ds);
+    H5Sclose(sp);
+    H5Fclose(f);
+  }
+  std::string msg = error_of([&] { sm::DumpReader{foreign}; });
+  EXPECT_EQ(msg.rfind(foreign + ": not a SpecMamba activation dump", 0), 0u) << msg;
+  const std::string trace = tmp.file("trace.h5");
+  { auto sink = sm::make_hdf5_sink(trace); }
+  msg = error_of([&] { sm::DumpReader{trace}; });
+  EXPECT_NE(msg.find(trace + ": not a SpecMamba activation dump (root attribute format is \"specmamba-trace\""),
+            std::string::npos)
+      << msg;
+
+  // A newer version.
+  const std::string newer = tmp.file("newer.h5");
+  fs::copy_file(good, newer);
+  {
+    hid_t f = H5Fopen(newer.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    H5Adelete(f, "version");
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(f, "version", H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    const int32_t v = 2;
+    H5Awrite(a, H5T_NATIVE_INT32, &v);
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Fclose(f);
+  }
+  EXPECT_EQ(error_of([&] { sm::DumpReader{newer}; }),
+            newer + ": unsupported dump version 2 (this build reads version 1)");
+}
+
+TEST(Dump, TemporaryFileNeverRemains) {
+  TempDir tmp;
+  sm::RandomModelSpec spec;
+  const std::string dir = tmp.file("m");
+  sm::write_random_model(dir, spec);
+  auto m = sm::MambaModel::load(dir);
+
+  // Destroyed unfinished (an error in the run): neither file exists.
+  const std::string p1 = tmp.file("a.h5");
+  {
+    sm::DumpWriter w(p1, m->config(), {});
+    m->set_tap(&w);
+    sm::ModelState st = m->new_state();
+    m->forward(bytes_of("abc"), st, nullptr, sm::MambaModel::Logits::None);
+    m->set_tap(nullptr);
+  }
+  EXPECT_FALSE(fs::exists(p1));
+  EXPECT_FALSE(fs::exists(p1 + ".tmp"));
+
+  // An error from inside the forward (a second sequence), then destruction.
+  const std::string p2 = tmp.file("b.h5");
+  {
+    sm::DumpWriter w(p2, m->config(), {});
+    m->set_tap(&w);
+    sm::ModelState s1 = m->new_state(), s2 = m->new_state();
+    m->forward(bytes_of("abc"), s1, nullptr, sm::MambaModel::Logits::None);
+    s2.position = 0;
+    const std::string msg = error_of([&] { m->forward(bytes_of("x"), s2, nullptr, sm::MambaModel::Logits::None); });
+    EXPECT_NE(msg.find(p2 + ": a dump records one sequence"), std::string::npos) << msg;
+    m->set_tap(nullptr);
+  }
+  EXPECT_FALSE(fs::exists(p2));
+  EXPECT_FALSE(fs::exists(p2 + ".tmp"));
+
+  // finish() fails (the target is a directory): the error names it, no temp remains.
+  const std::string p3 = tmp.file("dir.h5");
+  fs::create_directories(p3 + "/x");
+  {
+    sm::DumpWriter w(p3, m->config(), {});
+    const std::string msg = error_of([&] { w.finish(); });
+    EXPECT_EQ(msg.rfind(p3 + ": cannot write dump: rename failed", 0), 0u) << msg;
+    EXPECT_FALSE(fs::exists(p3 + ".tmp"));
+    EXPECT_NE(error_of([&] { w.finish(); }).find("already finished"), std::string::npos);
+  }
+  EXPECT_FALSE(fs::exists(p3 + ".tmp"));
+
+  // Cannot create (no such directory): the error names the dump, nothing is created.
+  const std::string p4 = tmp.file("nodir/c.h5");
+  EXPECT_EQ(error_of([&] { sm::DumpWriter(p4, m->config(), {}); }).rfind(p4 + ": cannot create HDF5 dump", 0), 0u);
+  EXPECT_FALSE(fs::exists(p4 + ".tmp"));
+
+  // A bad layer filter is refused before any file exists.
+  const std::string p5 = tmp.file("e.h5");
+  sm::DumpOptions o;
+  o.layers = sm::IndexFilter::parse("1,5", "l");
+  EXPECT_NE(error_of([&] { sm::DumpWriter(p5, m->config(), o); }).find("layer 5 does not exist"), std::string::npos);
+  EXPECT_FALSE(fs::exists(p5) || fs::exists(p5 + ".tmp"));
+
+  // Success: the dump, no temp; an empty run still has the layout.
+  const std::string p6 = tmp.file("f.h5");
+  {
+    sm::DumpWriter w(p6, m->config(), {});
+    w.finish();
+  }
+  EXPECT_TRUE(fs::exists(p6));
+  EXPECT_FALSE(fs::exists(p6 + ".tmp"));
+  sm::DumpReader r(p6);
+  EXPECT_TRUE(r.tokens().empty());
+  EXPECT_EQ(r.info("/tokens").rows(), 0);
+}
+
+}  // namespace
