@@ -23,7 +23,9 @@ QStringList save_view_snapshots(MainWindow& w, const QString& dir, const QJsonOb
     const char* dock;  // null: not a dock
     QWidget* widget;
   };
+  // The whole window first, in the layout the user sees, before tabs are raised.
   const std::vector<Shot> shots = {
+      {"window", nullptr, &w},
       {"generation", nullptr, w.centralWidget()},
       {"token_tree", "tokenTreeDock", nullptr},
       {"fifo", "fifoDock", nullptr},
@@ -32,7 +34,6 @@ QStringList save_view_snapshots(MainWindow& w, const QString& dir, const QJsonOb
       {"tokens_per_step", "latencyDock", nullptr},
       {"runs", "runsDock", nullptr},
       {"race", "raceDock", nullptr},
-      {"window", nullptr, &w},
   };
   QStringList names;
   for (const Shot& s : shots) {
