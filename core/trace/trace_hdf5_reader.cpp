@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/trace/trace_hdf5_reader.h"
 
+#include <cstring>
+
 #include <algorithm>
 #include <filesystem>
 #include <numeric>
@@ -93,6 +95,12 @@ void check_trace(hid_t file_id, const std::string& path) {
                    std::to_string(kVersion) + ")");
 }
 
+bool is_late_field(const char* name) {
+  for (const char* late : {"draft_us", "verify_us", "accept_us", "backtrack_us"})
+    if (std::strcmp(name, late) == 0) return true;
+  return false;
+}
+
 template <class P>
 void read_dataset(hid_t group, const std::string& path, std::vector<Event>& out, std::vector<uint64_t>& seqs) {
   using L = Layout<P>;
@@ -106,17 +114,22 @@ void read_dataset(hid_t group, const std::string& path, std::vector<Event>& out,
   if (!ds.ok()) h5fail(path, "cannot open " + where);
   Handle ftype(H5Dget_type(ds.get()), H5Tclose);
   if (!ftype.ok() || H5Tget_class(ftype.get()) != H5T_COMPOUND) fail(path, where + " is not a compound dataset");
+  // Fields added to the format later (the step phase times) may be missing
+  // from older traces: they read as 0. Any other missing field is an error.
+  std::vector<Member> present;
   for (const Member& m : L::members()) {
     if (H5Tget_member_index(ftype.get(), m.name) < 0) {
       H5Eclear2(H5E_DEFAULT);
-      fail(path, where + " has no field \"" + m.name + "\"");
+      if (!is_late_field(m.name)) fail(path, where + " has no field \"" + m.name + "\"");
+      continue;
     }
+    present.push_back(m);
   }
   Handle fspace(H5Dget_space(ds.get()), H5Sclose);
   if (!fspace.ok() || H5Sget_simple_extent_ndims(fspace.get()) != 1) fail(path, where + " is not one-dimensional");
   hsize_t n = 0;
   H5Sget_simple_extent_dims(fspace.get(), &n, nullptr);
-  Handle mem = compound_type<Row>(L::members());
+  Handle mem = compound_type<Row>(present);
   if (!mem.ok()) h5fail(path, "cannot build the type of " + where);
 
   std::vector<Row> rows;

@@ -18,6 +18,7 @@
 #include "core/io/error.h"
 #include "core/trace/spec_events.h"
 #include "core/trace/trace_chrome_reader.h"
+#include "core/trace/trace_hdf5_format.h"
 #include "core/trace/trace_hdf5_reader.h"
 
 // The HDF5 C API is used directly only to inspect the file layout; Debian's
@@ -805,4 +806,72 @@ TEST(TraceSinks, LateMetadataIsStoredAndReplaces) {
   }
   mem.clear();
   EXPECT_TRUE(mem.metadata().empty());
+}
+
+// Traces written before the step phase times existed still open: the missing
+// fields read as 0, every other field as written. A missing field that was
+// always part of the format is still an error.
+TEST(Hdf5Trace, TracesWithoutPhaseTimesStillOpen) {
+  namespace h5 = sm::h5trace;
+  using Row = h5::RowStepSummary;
+  TempDir tmp;
+  const std::string path = tmp.file("old.h5");
+  {
+    auto sink = sm::make_hdf5_sink(path);
+    for (const auto& e : sample_events()) sink->on_event(e);
+    sink->flush();
+  }
+  // Rewrite /events/step_summary as an older build wrote it, without the phase fields.
+  auto rewrite_without = [&](const std::vector<std::string>& dropped) {
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    hid_t ds = H5Dopen2(f, "/events/step_summary", H5P_DEFAULT);
+    ASSERT_GE(ds, 0);
+    hid_t space = H5Dget_space(ds);
+    hsize_t n = 0;
+    H5Sget_simple_extent_dims(space, &n, nullptr);
+    std::vector<Row> rows(n);
+    h5::Handle full = h5::compound_type<Row>(h5::Layout<sm::StepSummary>::members());
+    ASSERT_GE(H5Dread(ds, full.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()), 0);
+    H5Dclose(ds);
+    ASSERT_GE(H5Ldelete(f, "/events/step_summary", H5P_DEFAULT), 0);
+    std::vector<h5::Member> kept;
+    for (const auto& m : h5::Layout<sm::StepSummary>::members())
+      if (std::find(dropped.begin(), dropped.end(), m.name) == dropped.end()) kept.push_back(m);
+    h5::Handle old_type = h5::compound_type<Row>(kept);
+    H5Sclose(space);
+    space = H5Screate_simple(1, &n, nullptr);  // contiguous: fixed size
+    // Packed, as an older build's smaller row: no bytes for the dropped fields.
+    hid_t file_type = H5Tcopy(old_type.get());
+    ASSERT_GE(H5Tpack(file_type), 0);
+    hid_t nds = H5Dcreate2(f, "/events/step_summary", file_type, space, H5P_DEFAULT, H5P_DEFAULT,
+                           H5P_DEFAULT);
+    H5Tclose(file_type);
+    ASSERT_GE(nds, 0);
+    ASSERT_GE(H5Dwrite(nds, old_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()), 0);
+    H5Dclose(nds);
+    H5Sclose(space);
+    H5Fclose(f);
+  };
+  rewrite_without({"draft_us", "verify_us", "accept_us", "backtrack_us"});
+  const auto back = sm::read_hdf5_trace(path);
+  const auto want = sample_events();
+  ASSERT_EQ(back.size(), want.size());
+  int summaries = 0;
+  for (const auto& e : back)
+    if (const auto* s = std::get_if<sm::StepSummary>(&e.payload)) {
+      ++summaries;
+      EXPECT_EQ(s->accepted, 3);
+      EXPECT_EQ(s->step_us, 120.25);
+      EXPECT_EQ(s->draft_us, 0.0);
+      EXPECT_EQ(s->backtrack_us, 0.0);
+    }
+  EXPECT_EQ(summaries, 1);
+  rewrite_without({"draft_us", "verify_us", "accept_us", "backtrack_us", "accepted"});
+  try {
+    sm::read_hdf5_trace(path);
+    ADD_FAILURE() << "a trace without 'accepted' must be refused";
+  } catch (const sm::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("has no field \"accepted\""), std::string::npos) << e.what();
+  }
 }
