@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/kernels/simd.h"
 
+#include <atomic>
+
 #include <cstdlib>
 #include <mutex>
 
@@ -46,9 +48,13 @@ std::vector<Target> available_targets() {
   return out;
 }
 
+// The targets the last cap_target disabled; a ScopedTarget lifts and restores it.
+static std::atomic<int64_t> g_disabled{0};
+
 void cap_target(const std::string& level) {
   if (level.empty() || level == "best") {
     hwy::DisableTargets(0);
+    g_disabled = 0;
     return;
   }
   for (const Level& l : kLevels) {
@@ -61,6 +67,7 @@ void cap_target(const std::string& level) {
       fail("SPECMAMBA_SIMD", "'" + level + "' is not available on this CPU or in this build (available: " + have + ")");
     }
     hwy::DisableTargets(l.disabled);
+    g_disabled = l.disabled;
     return;
   }
   fail("SPECMAMBA_SIMD", "unknown SIMD level '" + level + "' (expected " + level_names() + ")");
@@ -81,7 +88,18 @@ void init_from_env() {
   if (!error.empty()) throw Error(error);
 }
 
-ScopedTarget::ScopedTarget(int64_t target) { hwy::SetSupportedTargetsForTest(target); }
-ScopedTarget::~ScopedTarget() { hwy::SetSupportedTargetsForTest(0); }
+// SPECMAMBA_SIMD is judged against the CPU before the scope narrows the
+// targets (read inside an AVX2-only scope, "scalar" was refused as
+// unavailable); the scope then runs exactly its target, whatever the cap, and
+// restores the cap when it ends.
+ScopedTarget::ScopedTarget(int64_t target) {
+  init_from_env();
+  hwy::DisableTargets(0);
+  hwy::SetSupportedTargetsForTest(target);
+}
+ScopedTarget::~ScopedTarget() {
+  hwy::SetSupportedTargetsForTest(0);
+  hwy::DisableTargets(g_disabled.load());
+}
 
 }  // namespace sm::simd

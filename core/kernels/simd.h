@@ -33,7 +33,7 @@ void cap_target(const std::string& level);
 void init_from_env();
 
 // For tests: dispatch to exactly `target` (one of available_targets()) while
-// alive, then back to normal.
+// alive, whatever SPECMAMBA_SIMD caps, then back to the cap.
 class ScopedTarget {
  public:
   explicit ScopedTarget(int64_t target);
