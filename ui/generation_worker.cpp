@@ -27,15 +27,6 @@ namespace sm::ui {
 
 namespace {
 
-std::string join_ids(const std::vector<int32_t>& ids) {
-  std::string out;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (i) out += ',';
-    out += std::to_string(ids[i]);
-  }
-  return out;
-}
-
 // A target-only run has no event stream; its record carries the settings and
 // figures (the run list's baseline) in the same metadata keys as a trace.
 RunRecord plain_run_record(const GenerationRequest& req, const QString& model_path,
@@ -50,8 +41,8 @@ RunRecord plain_run_record(const GenerationRequest& req, const QString& model_pa
                      {"seed", std::to_string(req.sampling.seed)},
                      {"max_tokens", std::to_string(req.max_tokens)},
                      {"prompt_tokens", std::to_string(prompt.size())},
-                     {"prompt_ids", join_ids(prompt)},
-                     {"generated_ids", join_ids(r.ids)},
+                     {"prompt_ids", format_id_list(prompt)},
+                     {"generated_ids", format_id_list(r.ids)},
                      {"prefill_us", std::to_string(r.stats.prefill_seconds * 1e6)},
                      {"decode_seconds", std::to_string(r.stats.decode_seconds)},
                      {"stop_reason", r.stats.stop_reason}};

@@ -14,7 +14,7 @@
 
 #include "core/dump/dump_reader.h"
 #include "core/io/error.h"
-#include "core/trace/trace_hdf5_format.h"  // Handle, QuietErrors, h5fail (HDF5 C API helpers)
+#include "core/io/hdf5_util.h"
 
 namespace sm {
 
@@ -161,9 +161,9 @@ std::string model_config_json_text(const ModelConfig& c) {
 
 namespace {
 
-using h5trace::h5fail;
-using h5trace::Handle;
-using h5trace::QuietErrors;
+using h5::h5fail;
+using h5::Handle;
+using h5::QuietErrors;
 
 constexpr hsize_t kChunkRows = 64;    // rows per chunk (and per append)
 constexpr hsize_t kChunkCols = 4096;  // at most 64 x 4096 floats = 1 MiB per chunk

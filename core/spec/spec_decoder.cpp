@@ -244,14 +244,6 @@ std::string num_text(double v) {
   return buf;
 }
 
-std::string join_ids(std::span<const int32_t> ids) {
-  std::string out;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (i) out += ',';
-    out += std::to_string(ids[i]);
-  }
-  return out;
-}
 }  // namespace
 
 LayerStateGeometry SpecDecoder::target_geometry() const {
@@ -341,8 +333,8 @@ SpecGenerateResult spec_generate(MambaModel& target, MambaModel& draft, const To
     add_geometry(*sink, "target", dec.target_geometry());
     add_geometry(*sink, "draft", dec.draft_geometry());
     sink->add_metadata("prompt_tokens", std::to_string(prompt.size()));
-    sink->add_metadata("prompt_ids", join_ids(prompt));
-    sink->add_metadata("generated_ids", join_ids(r.ids));
+    sink->add_metadata("prompt_ids", format_id_list(prompt));
+    sink->add_metadata("generated_ids", format_id_list(r.ids));
     sink->add_metadata("prefill_us", std::to_string(r.stats.prefill_seconds * 1e6));
     sink->add_metadata("decode_seconds", std::to_string(r.stats.decode_seconds));
     sink->add_metadata("stop_reason", r.stats.stop_reason);

@@ -69,4 +69,13 @@ void set_metadata(TraceMetadata& meta, const std::string& key, const std::string
   meta.emplace_back(key, value);
 }
 
+std::string format_id_list(std::span<const int32_t> ids) {
+  std::string out;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(ids[i]);
+  }
+  return out;
+}
+
 }  // namespace sm

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <utility>
 #include <variant>
@@ -92,6 +93,8 @@ const char* event_name(const EventPayload& p);
 using TraceMetadata = std::vector<std::pair<std::string, std::string>>;
 // Sets key to value: replaces an existing entry in place, else appends.
 void set_metadata(TraceMetadata& meta, const std::string& key, const std::string& value);
+// Token ids as trace metadata stores them: "12,7,301".
+std::string format_id_list(std::span<const int32_t> ids);
 
 class EventSink {
  public:

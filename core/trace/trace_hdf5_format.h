@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 // Internal (trace_hdf5.cpp / trace_hdf5_reader.cpp only): the on-disk layout of
-// HDF5 traces and small helpers around the HDF5 C API.
+// HDF5 traces.
 //
 // File layout (format "specmamba-trace", version 1):
 //   /                 attributes: format = "specmamba-trace", version = 1 (int32),
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/io/error.h"
+#include "core/io/hdf5_util.h"
 #include "core/trace/spec_events.h"
 
 namespace sm::h5trace {
@@ -30,80 +31,11 @@ inline constexpr size_t kStrLen = 64;
 inline constexpr hsize_t kChunkRows = 4096;
 inline constexpr int kDeflateLevel = 4;
 
-// ---- RAII handle ------------------------------------------------------------
-class Handle {
- public:
-  using Closer = herr_t (*)(hid_t);
-  Handle() = default;
-  Handle(hid_t id, Closer c) : id_(id), close_(c) {}
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  Handle(Handle&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = H5I_INVALID_HID; }
-  Handle& operator=(Handle&& o) noexcept {
-    if (this != &o) {
-      reset();
-      id_ = o.id_;
-      close_ = o.close_;
-      o.id_ = H5I_INVALID_HID;
-    }
-    return *this;
-  }
-  ~Handle() { reset(); }
-  hid_t get() const { return id_; }
-  bool ok() const { return id_ >= 0; }
-  // Closes now; returns the closer's status (files: flushes to disk).
-  herr_t close() {
-    herr_t r = 0;
-    if (id_ >= 0 && close_) r = close_(id_);
-    id_ = H5I_INVALID_HID;
-    return r;
-  }
-  void reset() { (void)close(); }
-
- private:
-  hid_t id_ = H5I_INVALID_HID;
-  Closer close_ = nullptr;
-};
-
-// ---- errors -------------------------------------------------------------------
-// Silences HDF5's automatic error printing for this thread while alive.
-class QuietErrors {
- public:
-  QuietErrors() {
-    H5Eget_auto2(H5E_DEFAULT, &func_, &data_);
-    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  }
-  ~QuietErrors() { H5Eset_auto2(H5E_DEFAULT, func_, data_); }
-  QuietErrors(const QuietErrors&) = delete;
-  QuietErrors& operator=(const QuietErrors&) = delete;
-
- private:
-  H5E_auto2_t func_ = nullptr;
-  void* data_ = nullptr;
-};
-
-// The outermost and innermost descriptions on the current HDF5 error stack.
-inline std::string error_stack_text() {
-  std::vector<std::string> descs;
-  H5Ewalk2(
-      H5E_DEFAULT, H5E_WALK_DOWNWARD,
-      [](unsigned, const H5E_error2_t* e, void* d) -> herr_t {
-        auto* v = static_cast<std::vector<std::string>*>(d);
-        if (e && e->desc && *e->desc) v->emplace_back(e->desc);
-        return 0;
-      },
-      &descs);
-  H5Eclear2(H5E_DEFAULT);
-  if (descs.empty()) return {};
-  if (descs.size() == 1 || descs.front() == descs.back()) return descs.front();
-  return descs.front() + " (" + descs.back() + ")";
-}
-
-// Throws sm::Error("PATH: what: <hdf5 detail>").
-[[noreturn]] inline void h5fail(const std::string& path, const std::string& what) {
-  std::string detail = error_stack_text();
-  fail(path, detail.empty() ? what : what + ": " + detail);
-}
+// Handle, QuietErrors, error_stack_text and h5fail live in core/io/hdf5_util.h.
+using h5::error_stack_text;
+using h5::h5fail;
+using h5::Handle;
+using h5::QuietErrors;
 
 // ---- rows -------------------------------------------------------------------------
 enum class Kind { F64, F32, I32, I64, U64, Bool, Role, Str };

@@ -17,43 +17,8 @@ using namespace h5trace;
 
 constexpr hsize_t kReadBatch = 1u << 16;
 
-// Reads a scalar string attribute (fixed or variable length); false if absent
-// or not a string.
-bool read_string_attr(hid_t obj, const char* name, std::string& out) {
-  if (H5Aexists(obj, name) <= 0) return false;
-  Handle attr(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose);
-  if (!attr.ok()) return false;
-  Handle ftype(H5Aget_type(attr.get()), H5Tclose);
-  if (!ftype.ok() || H5Tget_class(ftype.get()) != H5T_STRING) return false;
-  Handle space(H5Aget_space(attr.get()), H5Sclose);
-  if (!space.ok() || H5Sget_simple_extent_npoints(space.get()) != 1) return false;
-  if (H5Tis_variable_str(ftype.get()) > 0) {
-    Handle mtype(H5Tcopy(H5T_C_S1), H5Tclose);
-    H5Tset_size(mtype.get(), H5T_VARIABLE);
-    H5Tset_cset(mtype.get(), H5Tget_cset(ftype.get()));
-    char* p = nullptr;
-    if (H5Aread(attr.get(), mtype.get(), &p) < 0) return false;
-    out = p ? p : "";
-    H5free_memory(p);
-    return true;
-  }
-  const size_t n = H5Tget_size(ftype.get());
-  std::string buf(n, '\0');
-  Handle mtype(H5Tcopy(ftype.get()), H5Tclose);
-  if (n == 0 || H5Aread(attr.get(), mtype.get(), buf.data()) < 0) return false;
-  buf.resize(strnlen(buf.data(), n));
-  out = std::move(buf);
-  return true;
-}
-
-bool read_int_attr(hid_t obj, const char* name, int64_t& out) {
-  if (H5Aexists(obj, name) <= 0) return false;
-  Handle attr(H5Aopen(obj, name, H5P_DEFAULT), H5Aclose);
-  if (!attr.ok()) return false;
-  Handle ftype(H5Aget_type(attr.get()), H5Tclose);
-  if (!ftype.ok() || H5Tget_class(ftype.get()) != H5T_INTEGER) return false;
-  return H5Aread(attr.get(), H5T_NATIVE_INT64, &out) >= 0;
-}
+using h5::read_int_attr;
+using h5::read_string_attr;
 
 void check_trace(hid_t file_id, const std::string& path);
 

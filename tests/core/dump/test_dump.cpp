@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/core/temp_dir.h"
 #include "core/dump/activation_tap.h"
 #include "core/dump/dump_reader.h"
 #include "core/dump/dump_writer.h"
@@ -37,25 +38,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("sm_dump_" + std::to_string(::getpid()) + "_" + info->test_suite_name() + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string file(const std::string& name) const { return (dir_ / name).string(); }
-  std::string str() const { return dir_.string(); }
-
- private:
-  fs::path dir_;
-};
+using sm_test::TempDir;
 
 std::string target_dir() { return std::string(SPECMAMBA_TEST_DATA) + "/../../data/models/mamba2-target"; }
 

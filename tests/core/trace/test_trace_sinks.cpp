@@ -15,6 +15,7 @@
 #include <set>
 #include <thread>
 
+#include "tests/core/temp_dir.h"
 #include "core/io/error.h"
 #include "core/trace/spec_events.h"
 #include "core/trace/trace_chrome_reader.h"
@@ -36,25 +37,7 @@ using nlohmann::json;
 
 namespace {
 
-// A scratch directory removed at the end of each test.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("sm_trace_" + std::to_string(::getpid()) + "_" + info->test_suite_name() + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string file(const std::string& name) const { return (dir_ / name).string(); }
-
- private:
-  fs::path dir_;
-};
+using sm_test::TempDir;
 
 sm::Event ev(double t, double dur, int32_t step, sm::EventPayload p) {
   sm::Event e;

@@ -19,6 +19,7 @@
 #include <QTextDocument>
 #include <QtTest>
 
+#include "race_test_support.h"
 #include "ui/views/race_view.h"
 
 using sm::ui::RaceLane;
@@ -27,16 +28,7 @@ using sm::ui::RaceView;
 
 namespace {
 
-RaceRequest shipped_request(int tokens, const QString& tree = QStringLiteral("2,2,1")) {
-  const QString root = QStringLiteral(SPECMAMBA_TEST_DATA "/../..");
-  RaceRequest r;
-  r.target_dir = root + QStringLiteral("/data/models/mamba2-target");
-  r.draft_dir = root + QStringLiteral("/data/models/mamba2-draft");
-  r.prompt = QStringLiteral("And God said");
-  r.max_tokens = tokens;
-  r.spec.tree = tree;
-  return r;
-}
+using race_test::shipped_request;
 
 QString decoded(const RaceLane& lane) { return QStringDecoder(QStringDecoder::Utf8)(lane.text()); }
 

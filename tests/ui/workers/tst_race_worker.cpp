@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "race_test_support.h"
 #include "ui/workers/race_worker.h"
 
 using sm::ui::RaceLane;
@@ -16,16 +17,7 @@ using sm::ui::RaceWorker;
 
 namespace {
 
-RaceRequest shipped_request(int tokens, const QString& tree = QStringLiteral("2,2,1")) {
-  const QString root = QStringLiteral(SPECMAMBA_TEST_DATA "/../..");
-  RaceRequest r;
-  r.target_dir = root + QStringLiteral("/data/models/mamba2-target");
-  r.draft_dir = root + QStringLiteral("/data/models/mamba2-draft");
-  r.prompt = QStringLiteral("And God said");
-  r.max_tokens = tokens;
-  r.spec.tree = tree;
-  return r;
-}
+using race_test::shipped_request;
 
 QStringList phases(const QSignalSpy& spy) {
   QStringList out;
