@@ -13,13 +13,9 @@ namespace sm::cli {
 
 namespace {
 
-// fp32 bytes one decode step must read: every layer weight and the lm_head.
-double decode_bytes(const MambaModel& m) {
-  const ModelConfig& c = m.config();
-  double b = static_cast<double>(m.weights().bytes);
-  if (!c.tie_embeddings) b -= double(c.vocab_size) * c.d_model * sizeof(float);
-  return b;
-}
+// Bytes one decode step must read: every layer weight and the lm_head, as
+// stored (quantized codes and scales for a quantized model).
+double decode_bytes(const MambaModel& m) { return static_cast<double>(m.weights().decode_bytes); }
 
 }  // namespace
 

@@ -20,7 +20,10 @@ Runner add_info(CLI::App& app, Common& c) {
     j["model"] = *model;
     j["config"] = config_json(cfg);
     j["parameters"] = m->weights().parameter_count;
-    j["weight_bytes_fp32"] = m->weights().bytes;
+    j["weight_bytes_fp32"] = m->weights().parameter_count * 4;
+    j["weight_bytes"] = m->weights().bytes;
+    j["decode_bytes"] = m->weights().decode_bytes;
+    j["quantization"] = m->weights().quant.to_json();
     j["state_bytes"] = m->state_bytes();
     j["tokenizer"] = tok->name();
     j["tokenizer_vocab"] = tok->vocab_size();
@@ -51,7 +54,10 @@ Runner add_info(CLI::App& app, Common& c) {
     }
     std::cout << "tied lm_head " << (cfg.tie_embeddings ? "yes" : "no") << "\n"
               << "parameters   " << m->weights().parameter_count << "\n"
-              << "weights      " << m->weights().bytes / 1e6 << " MB (fp32)\n"
+              << "weights      " << m->weights().bytes / 1e6 << " MB ("
+              << (m->weights().quant.linear_weights.quantized() ? "quantized" : "fp32") << "), "
+              << m->weights().decode_bytes / 1e6 << " MB read per decode step\n"
+              << "quantization " << m->weights().quant.summary() << "\n"
               << "state        " << m->state_bytes() / 1e3 << " kB per sequence\n"
               << "simd target  " << simd::target_name() << " (SPECMAMBA_SIMD=avx512|avx2|sse4|scalar caps it)\n";
     return 0;

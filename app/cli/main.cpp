@@ -9,6 +9,7 @@
 
 namespace sm::cli {
 Runner add_dump_info(CLI::App& app, Common& c);  // cmd_dump_info.cpp
+Runner add_quantize(CLI::App& app, Common& c);   // cmd_quantize.cpp
 }
 
 int main(int argc, char** argv) {
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
   reg(add_bench_spec);
   reg(add_random_model);
   reg(add_dump_info);
+  reg(add_quantize);
   // Exit status: 0 success (and --help / --version), 1 runtime error, 2 usage error.
   try {
     app.parse(argc, argv);

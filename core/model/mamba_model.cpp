@@ -124,7 +124,7 @@ void MambaModel::forward_chunk(const int32_t* tokens, int64_t T, ModelState& sta
     for (int64_t t = 0; t < T; ++t)
       rms_norm(h + t * D, lw.norm, u + t * D, static_cast<int>(D), cfg_.norm_eps);
     float* proj = buf(kProj, T * cfg_.in_proj_dim());
-    packed_linear(u, T, w_->packed[l].in_proj, lw.in_proj_b, proj, cfg_.in_proj_dim(), pool_.get());
+    w_->packed[l].in_proj.run(u, T, lw.in_proj_b, proj, cfg_.in_proj_dim(), pool_.get());
     tap_tensor("in_proj_out", T, cfg_.in_proj_dim(), proj, cfg_.in_proj_dim());
     if (cfg_.arch == Arch::Mamba1)
       mixer_mamba1(l, T, state.layers[l]);
@@ -149,7 +149,7 @@ void MambaModel::forward_chunk(const int32_t* tokens, int64_t T, ModelState& sta
     h = ws_[kHidden].data();
     for (int64_t r = 0; r < T; ++r)
       rms_norm(h + r * D, w_->norm_f, u + r * D, static_cast<int>(D), cfg_.norm_eps);
-    packed_linear(u, T, w_->lm_head_packed, nullptr, lg, V, pool_.get());
+    w_->lm_head_op.run(u, T, nullptr, lg, V, pool_.get());
     tap_->on_tensor(ActivationTap::kLogits, "logits", pos, T, V, lg, V);
   }
   if (mode == Logits::None || !logits) return;
@@ -158,7 +158,7 @@ void MambaModel::forward_chunk(const int32_t* tokens, int64_t T, ModelState& sta
   h = ws_[kHidden].data();
   for (int64_t r = 0; r < rows; ++r)
     rms_norm(h + (first + r) * D, w_->norm_f, u + r * D, static_cast<int>(D), cfg_.norm_eps);
-  packed_linear(u, rows, w_->lm_head_packed, nullptr, logits, V, pool_.get());
+  w_->lm_head_op.run(u, rows, nullptr, logits, V, pool_.get());
   if (tap_logits && all_rows) tap_->on_tensor(ActivationTap::kLogits, "logits", pos, T, V, logits, V);
 }
 
@@ -174,13 +174,13 @@ void MambaModel::mixer_mamba1(int l, int64_t T, LayerState& st) {
   tap_tensor("conv_out", T, E, xc, E);
   const int64_t XD = R + 2 * N;
   float* xdbl = buf(kXdbl, T * XD);
-  packed_linear(xc, T, w_->packed[l].x_proj, nullptr, xdbl, XD, pool_.get());
+  w_->packed[l].x_proj.run(xc, T, nullptr, xdbl, XD, pool_.get());
   tap_tensor("B", T, N, xdbl + R, XD);
   tap_tensor("C", T, N, xdbl + R + N, XD);
   float* dtin = buf(kDtIn, T * R);
   for (int64_t t = 0; t < T; ++t) std::memcpy(dtin + t * R, xdbl + t * XD, R * sizeof(float));
   float* dt = buf(kDt, T * E);
-  packed_linear(dtin, T, w_->packed[l].dt_proj, lw.dt_proj_b, dt, E, pool_.get());
+  w_->packed[l].dt_proj.run(dtin, T, lw.dt_proj_b, dt, E, pool_.get());
   softplus_clamp(dt, nullptr, dt, T * E, cfg_.dt_min, cfg_.dt_max);
   tap_tensor("dt", T, E, dt, E);
   float* y = buf(kY, T * E);
@@ -191,7 +191,7 @@ void MambaModel::mixer_mamba1(int l, int64_t T, LayerState& st) {
   for (int64_t t = 0; t < T; ++t) mul_silu(y + t * E, proj + t * P + E, E);
   tap_tensor("out_proj_in", T, E, y, E);
   float* out = buf(kOut, T * cfg_.d_model);
-  packed_linear(y, T, w_->packed[l].out_proj, lw.out_proj_b, out, cfg_.d_model, pool_.get());
+  w_->packed[l].out_proj.run(y, T, lw.out_proj_b, out, cfg_.d_model, pool_.get());
 }
 
 void MambaModel::mixer_mamba2(int l, int64_t T, LayerState& st) {
@@ -211,16 +211,23 @@ void MambaModel::mixer_mamba2(int l, int64_t T, LayerState& st) {
   tap_tensor("B", T, G * N, xbc + E, C);
   tap_tensor("C", T, G * N, xbc + E + G * N, C);
   float* dt = buf(kDt, T * H);
+  const bool pot = !w_->pot_ssm.empty();
   for (int64_t t = 0; t < T; ++t)
     softplus_clamp(proj + t * P + off_dt, lw.dt_bias, dt + t * H, H, cfg_.dt_min, cfg_.dt_max);
   tap_tensor("dt", T, H, dt, H);
+  if (pot)  // the PoT SSM adds dt_bias and takes softplus itself, in fixed point
+    for (int64_t t = 0; t < T; ++t) std::memcpy(dt + t * H, proj + t * P + off_dt, H * sizeof(float));
   const int64_t YW = M + E;  // out_proj input: [silu(z0)*x0 (M) | y (E)]
   float* ycat = buf(kYcat, T * YW);
   float* y = ycat + M;
   // scan writes y with row stride E; use a temporary when M > 0.
   float* ys = M ? buf(kY, T * E) : ycat;
   parallel(T * E * N * 2, H, 1, [&](int64_t h0, int64_t h1) {
-    scan_mamba2(T, H, Pd, N, G, xbc, C, dt, lw.A, lw.D, st.ssm.data(), ys, h0, h1);
+    if (pot)
+      quant::pot_scan_mamba2(T, H, Pd, N, xbc, C, dt, H, w_->pot_ssm[l], *w_->ssm_tables,
+                             w_->quant.ssm.group, st.ssm.data(), ys, h0, h1);
+    else
+      scan_mamba2(T, H, Pd, N, G, xbc, C, dt, lw.A, lw.D, st.ssm.data(), ys, h0, h1);
   });
   tap_tensor("ssm_out", T, E, ys, E);  // the scan writes row stride E in both cases
   if (M) {
@@ -235,7 +242,7 @@ void MambaModel::mixer_mamba2(int l, int64_t T, LayerState& st) {
   gated_rms_norm(y, YW, proj + off_z, P, T, E, G, lw.gnorm, cfg_.norm_eps);
   tap_tensor("out_proj_in", T, YW, ycat, YW);
   float* out = buf(kOut, T * cfg_.d_model);
-  packed_linear(ycat, T, w_->packed[l].out_proj, lw.out_proj_b, out, cfg_.d_model, pool_.get());
+  w_->packed[l].out_proj.run(ycat, T, lw.out_proj_b, out, cfg_.d_model, pool_.get());
 }
 
 }  // namespace sm

@@ -181,6 +181,22 @@ QuantConfig QuantConfig::preset(const std::string& name, bool rotation) {
   return c;
 }
 
+namespace {
+std::string tensor_summary(const TensorQuant& t) {
+  if (!t.quantized()) return "fp32";
+  return std::to_string(t.bits) + "-bit g" + std::to_string(t.group) + " " + scale_format_name(t.scale);
+}
+}  // namespace
+
+std::string QuantConfig::summary() const {
+  std::string s = name + (rotation ? " + rotation" : "");
+  if (!linear_weights.quantized() && !lm_head_weights.quantized() && !pot_ssm) return s + ": fp32 weights";
+  s += ": weights " + tensor_summary(linear_weights) + ", head " + tensor_summary(lm_head_weights) +
+       ", activations " + tensor_summary(linear_activations) + ", SSM ";
+  s += pot_ssm ? "PoT " + tensor_summary(ssm) + ", LUT " + std::to_string(lut.exp) : "fp32";
+  return s;
+}
+
 json QuantConfig::to_json() const {
   return {{"format", kFormat},
           {"version", kVersion},

@@ -76,6 +76,9 @@ struct QuantConfig {
   static QuantConfig preset(const std::string& name, bool rotation);
   static std::vector<std::string> preset_names();
 
+  // One line for people: "w4a4 + rotation: weights 4-bit g128 pow2sum, head 8-bit, ...".
+  std::string summary() const;
+
   nlohmann::json to_json() const;
   // Strict: format and version must match, every field must be present with
   // the right type, unknown keys are errors naming them; then validate().

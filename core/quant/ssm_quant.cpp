@@ -185,7 +185,9 @@ SsmStepInt ssm_step_mamba2_int(const SsmShape& shape, const PotTensor& x, const 
   for (int32_t a : params.A)
     if (a > 0) fail(where, "A > 0");
 
-  // 1-2. softplus(dt + dt_bias), Q24, then INT8 PoT per group of heads.
+  // 1-2. softplus(dt + dt_bias), Q24, then INT8 PoT with one exponent per head:
+  // per-head scalars never share an exponent across heads, so the step of a
+  // range of heads does not depend on the others (state tiles, threads).
   std::vector<int64_t> fixed(static_cast<size_t>(H));
   for (int64_t hd = 0; hd < H; ++hd) {
     // Saturated at 2^46 (2^30 in value): the softplus table is the identity long before.
@@ -193,7 +195,7 @@ SsmStepInt ssm_step_mamba2_int(const SsmShape& shape, const PotTensor& x, const 
     const int64_t t = std::clamp<int64_t>(pot_to_fixed(dt.codes[size_t(hd)], dt.exp_at(hd), kLutInFrac), -lim, lim);
     fixed[size_t(hd)] = tables.softplus.eval(t + params.dt_bias[size_t(hd)]);
   }
-  const PotTensor sp = quantize_pot_fixed(fixed, -kLutOutFrac, G);
+  const PotTensor sp = quantize_pot_fixed(fixed, -kLutOutFrac, 1);
 
   // 3-4. exp(dt * A): A (Q16) * sp code, back to Q16 by the sp exponent; an
   // overflow means dt * A far below the table (exp = 0).
@@ -202,7 +204,7 @@ SsmStepInt ssm_step_mamba2_int(const SsmShape& shape, const PotTensor& x, const 
     const auto a = round_shift(prod, sp.exp_at(hd));
     fixed[size_t(hd)] = a ? tables.exp.eval(*a) : 0;
   }
-  const PotTensor dA = quantize_pot_fixed(fixed, -kLutOutFrac, G);
+  const PotTensor dA = quantize_pot_fixed(fixed, -kLutOutFrac, 1);
 
   // 5. dt * B per head, groups along N (the B groups): one exponent per group.
   PotTensor dB;

@@ -123,8 +123,13 @@ void TreeForward::scan_node(int l, int32_t node, float* S, int64_t u0, int64_t u
                 u1 - u0);
   } else {
     // The kernel indexes the state by absolute head; S holds heads [u0, u1).
-    scan_mamba2(1, c.n_heads, c.head_dim, N, c.n_groups, xc_[l].data() + r * C_, C_,
-                dt_[l].data() + r * DTW_, lw.A, lw.D, S - u0 * unit_floats_, y, u0, u1);
+    if (!w_.pot_ssm.empty())
+      quant::pot_scan_mamba2(1, c.n_heads, c.head_dim, N, xc_[l].data() + r * C_, C_, dt_[l].data() + r * DTW_,
+                             DTW_, w_.pot_ssm[l], *w_.ssm_tables, w_.quant.ssm.group,
+                             S - u0 * unit_floats_, y, u0, u1);
+    else
+      scan_mamba2(1, c.n_heads, c.head_dim, N, c.n_groups, xc_[l].data() + r * C_, C_,
+                  dt_[l].data() + r * DTW_, lw.A, lw.D, S - u0 * unit_floats_, y, u0, u1);
   }
 }
 
@@ -154,7 +159,7 @@ void TreeForward::run(std::span<const int32_t> nodes, const ScanFn& scan, float*
   for (int l = 0; l < c.n_layer; ++l) {
     const LayerWeights& lw = w_.layers[l];
     for (int32_t i = 0; i < m; ++i) rms_norm(h + i * D, lw.norm, u + i * D, int(D), c.norm_eps);
-    packed_linear(u, m, w_.packed[l].in_proj, lw.in_proj_b, proj_[l].data() + int64_t{r0} * P_, P_, pool);
+    w_.packed[l].in_proj.run(u, m, lw.in_proj_b, proj_[l].data() + int64_t{r0} * P_, P_, pool);
     mixer(l, r0, m, nodes, scan);
     const float* out = out_.data();
     for (int64_t i = 0; i < int64_t{m} * D; ++i) h[i] += out[i];
@@ -166,7 +171,7 @@ void TreeForward::run(std::span<const int32_t> nodes, const ScanFn& scan, float*
   const int32_t rows = m - logits_from;
   for (int32_t i = 0; i < rows; ++i)
     rms_norm(h + (logits_from + i) * D, w_.norm_f, u + i * D, int(D), c.norm_eps);
-  packed_linear(u, rows, w_.lm_head_packed, nullptr, logits, V, pool);
+  w_.lm_head_op.run(u, rows, nullptr, logits, V, pool);
 }
 
 void TreeForward::logits_for(std::span<const int32_t> nodes, float* out) {
@@ -180,7 +185,7 @@ void TreeForward::logits_for(std::span<const int32_t> nodes, float* out) {
     rms_norm(h_.data() + int64_t{r} * D, w_.norm_f, u + i * D, int(D), c.norm_eps);
   }
   float* rows = grow(lrows_, size_t(k) * V);
-  packed_linear(u, k, w_.lm_head_packed, nullptr, rows, V, &m_.pool());
+  w_.lm_head_op.run(u, k, nullptr, rows, V, &m_.pool());
   for (int64_t i = 0; i < k; ++i)
     std::memcpy(out + int64_t{nodes[i]} * V, rows + i * V, V * sizeof(float));
 }
@@ -205,22 +210,26 @@ void TreeForward::mixer(int l, int32_t r0, int32_t m, std::span<const int32_t> n
   if (c.arch == Arch::Mamba1) {
     const int64_t R = c.dt_rank, N = c.d_state;
     float* xdbl = xdbl_[l].data() + int64_t{r0} * XD_;
-    packed_linear(xc_[l].data() + int64_t{r0} * E, m, w_.packed[l].x_proj, nullptr, xdbl, XD_, pool);
+    w_.packed[l].x_proj.run(xc_[l].data() + int64_t{r0} * E, m, nullptr, xdbl, XD_, pool);
     float* dtin = grow(dtin_, size_t(m) * R);
     for (int32_t i = 0; i < m; ++i) std::memcpy(dtin + i * R, xdbl + i * XD_, R * sizeof(float));
     float* dt = dt_[l].data() + int64_t{r0} * E;
-    packed_linear(dtin, m, w_.packed[l].dt_proj, lw.dt_proj_b, dt, E, pool);
+    w_.packed[l].dt_proj.run(dtin, m, lw.dt_proj_b, dt, E, pool);
     softplus_clamp(dt, nullptr, dt, int64_t{m} * E, c.dt_min, c.dt_max);
     (void)N;
     scan(l, nodes);
     for (int32_t i = 0; i < m; ++i) mul_silu(y + i * E, proj + i * P_ + E, E);
-    packed_linear(y, m, w_.packed[l].out_proj, lw.out_proj_b, out, D, pool);
+    w_.packed[l].out_proj.run(y, m, lw.out_proj_b, out, D, pool);
   } else {
     const int64_t H = c.n_heads, G = c.n_groups, M = c.d_mlp;
     const int64_t off_z = 2 * M, off_dt = off_conv_ + C_;
     float* dt = dt_[l].data() + int64_t{r0} * H;
-    for (int32_t i = 0; i < m; ++i)
-      softplus_clamp(proj + i * P_ + off_dt, lw.dt_bias, dt + i * H, H, c.dt_min, c.dt_max);
+    for (int32_t i = 0; i < m; ++i) {
+      if (!w_.pot_ssm.empty())  // the PoT SSM takes dt before softplus (as MambaModel)
+        std::memcpy(dt + i * H, proj + i * P_ + off_dt, H * sizeof(float));
+      else
+        softplus_clamp(proj + i * P_ + off_dt, lw.dt_bias, dt + i * H, H, c.dt_min, c.dt_max);
+    }
     scan(l, nodes);
     const int64_t YW = M + E;
     float* ycat = y;
@@ -235,7 +244,7 @@ void TreeForward::mixer(int l, int32_t r0, int32_t m, std::span<const int32_t> n
       }
     }
     gated_rms_norm(ycat + M, YW, proj + off_z, P_, m, E, G, lw.gnorm, c.norm_eps);
-    packed_linear(ycat, m, w_.packed[l].out_proj, lw.out_proj_b, out, D, pool);
+    w_.packed[l].out_proj.run(ycat, m, lw.out_proj_b, out, D, pool);
   }
 }
 

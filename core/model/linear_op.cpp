@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/model/linear_op.h"
+
+#include <vector>
+
+#include "core/quant/hadamard.h"
+
+namespace sm {
+
+LinearOp::LinearOp() = default;
+LinearOp::LinearOp(LinearOp&&) noexcept = default;
+LinearOp& LinearOp::operator=(LinearOp&&) noexcept = default;
+LinearOp::~LinearOp() = default;
+
+LinearOp LinearOp::fp32(const float* W, int64_t out, int64_t in) {
+  LinearOp op;
+  op.out_ = out;
+  op.in_ = in;
+  op.fp_ = PackedMatrix::pack(W, out, in);
+  return op;
+}
+
+LinearOp LinearOp::quantized(quant::QuantizedMatrix w, int act_bits, int64_t act_group, int exp_min,
+                             int exp_max) {
+  LinearOp op;
+  op.out_ = w.rows;
+  op.in_ = w.cols;
+  op.q_ = std::make_unique<quant::QuantizedMatrix>(std::move(w));
+  op.aq_ = {act_bits, act_group, exp_min, exp_max};
+  return op;
+}
+
+size_t LinearOp::bytes() const {
+  if (!q_) return fp_.bytes();
+  return q_->codes.size() + q_->scales.size() * sizeof(float) + (q_->s1.size() + q_->s2.size()) * sizeof(int16_t);
+}
+
+void LinearOp::run(const float* x, int64_t T, const float* bias, float* y, int64_t ldy,
+                   ThreadPool* pool) const {
+  if (rotate_input_) {
+    // One scratch per thread: forwards of different models may run concurrently.
+    thread_local std::vector<float> rotated;
+    rotated.resize(static_cast<size_t>(T * in_));
+    quant::transform_rows(x, rotated.data(), T, in_);
+    x = rotated.data();
+  }
+  if (!q_) {
+    packed_linear(x, T, fp_, bias, y, ldy, pool);
+    return;
+  }
+  (void)pool;
+  const quant::QuantizedActivations qx =
+      quant::quantize_activations(x, T, in_, aq_.bits, aq_.group, aq_.exp_min, aq_.exp_max);
+  quant::linear_int(qx, *q_, y, ldy);
+  if (bias)
+    for (int64_t t = 0; t < T; ++t)
+      for (int64_t r = 0; r < out_; ++r) y[t * ldy + r] += bias[r];
+}
+
+}  // namespace sm

@@ -1,0 +1,467 @@
+// SPDX-License-Identifier: Apache-2.0
+// Highway leaves AVX3_DL out unless asked; its VNNI kernel is the fastest int8
+// path where the CPU has it. Only this file's dispatch tables see the target.
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL
+#endif
+#include "core/quant/qlinear.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
+#include "core/io/error.h"
+#include "core/kernels/thread_pool.h"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "core/quant/qlinear.cpp"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+#include "hwy/highway.h"
+#include "core/quant/qlinear-inl.h"
+
+#if HWY_ONCE
+namespace sm::quant {
+
+HWY_EXPORT(GetKernel);
+HWY_EXPORT(QuantizeRow);
+
+namespace {
+
+using detail::kQScaleBytes;
+using detail::kQTileRows;
+using detail::QBlock;
+using detail::QKernel;
+using detail::QToken;
+
+// The largest per-block exponent step d folded into the int32 group sums:
+// the madd multiplier 2^d must be a positive int16.
+constexpr int kMaxStep = 14;
+
+// Runs its scope with FTZ / DAZ off (the model's forward pass turns them on
+// for its own float kernels): quantizing subnormal activations and the
+// reference fallback then see the values the contract speaks of.
+class DefaultFpMode {
+ public:
+#if defined(__SSE__)
+  DefaultFpMode() : saved_(_mm_getcsr()) {
+    if (saved_ & kFlush) _mm_setcsr(saved_ & ~kFlush);
+  }
+  ~DefaultFpMode() {
+    if (saved_ & kFlush) _mm_setcsr(saved_);
+  }
+
+ private:
+  static constexpr unsigned kFlush = 0x8040;  // FTZ | DAZ
+  unsigned saved_;
+#endif
+};
+
+// Per calling thread, reused across calls (decode makes hundreds per token).
+struct Scratch {
+  QuantizedActivations xq;  // the float entry point's quantized rows
+  std::vector<int32_t> mul, shl, init, e, ind_begin;
+  std::vector<QBlock> ind;
+  std::vector<QToken> tokens;
+  std::vector<int64_t> slow;
+  std::vector<int64_t> asum, sigma;
+  std::vector<int> xs, cand;
+  std::vector<uint8_t> normal;
+};
+
+Scratch& scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+thread_local QLinearStats g_stats;
+
+// ------------------------------------------------------------------ packing
+
+void check_matrix(const QuantizedMatrix& w) {
+  const char* where = "quant::PackedQMatrix::pack";
+  if (w.bits != 4 && w.bits != 8) fail(where, "bits must be 4 or 8, got " + std::to_string(w.bits));
+  if (w.rows < 0 || w.cols < 0) fail(where, "negative shape");
+  if (w.group < 1 || w.group > kMaxGroup || w.cols % w.group != 0)
+    fail(where, "group size " + std::to_string(w.group) + " does not fit the row length " +
+                    std::to_string(w.cols));
+  const size_t n = static_cast<size_t>(w.rows * w.groups_per_row());
+  if (w.codes.size() != static_cast<size_t>(w.rows * w.row_bytes()))
+    fail(where, "code array size does not match the shape");
+  if (w.kind == ScaleKind::Float ? w.scales.size() != n : (w.s1.size() != n || w.s2.size() != n))
+    fail(where, "scale array size does not match the shape");
+  if (w.kind == ScaleKind::Pow2Sum)
+    for (size_t i = 0; i < n; ++i) {
+      const int gap = w.s1[i] - w.s2[i];
+      if (gap < 1 || gap > kPow2SumMaxGap) fail(where, "Pow2Sum exponent gap outside 1..7");
+    }
+}
+
+// Whether every s + kFracBits fits the layout's int8 scale bytes.
+bool scales_fit_int8(const QuantizedMatrix& w) {
+  for (size_t i = 0; i < w.s1.size(); ++i)
+    for (int s : {int(w.s1[i]), int(w.s2[i])})
+      if (s + kFracBits < INT8_MIN || s + kFracBits > INT8_MAX) return false;
+  return true;
+}
+
+// ------------------------------------------------------------ activations
+
+// linear_int's own checks on the activations (it is what raises the errors:
+// any failure here sends the call to it).
+bool activations_ok(const QuantizedActivations& x, const PackedQMatrix& w, int64_t ldy) {
+  if (x.bits != 4 && x.bits != 8) return false;
+  if (x.rows < 0 || x.cols != w.cols() || x.group < 1 || x.group > kMaxGroup || x.cols % x.group != 0)
+    return false;
+  if (ldy < w.rows()) return false;
+  if (x.codes.size() != static_cast<size_t>(x.rows * x.cols) ||
+      x.exps.size() != static_cast<size_t>(x.rows * x.groups_per_row()))
+    return false;
+  const int64_t B = std::min(w.group(), x.group);
+  if (std::max(w.group(), x.group) % B != 0) return false;
+  if ((B << (w.bits() - 1 + x.bits - 1)) > INT32_MAX) return false;
+  const int lo = -(1 << (x.bits - 1)), hi = (1 << (x.bits - 1)) - 1;
+  for (int8_t c : x.codes)
+    if (c < lo || c > hi) return false;
+  for (int16_t e : x.exps)
+    if (e < kActExpMin || e > kActExpMax) return false;
+  return true;
+}
+
+// quantize_activations' parameter checks; on failure the reference itself
+// raises its error (it checks before reading x).
+void check_act_params(int64_t T, int64_t cols, const ActQuant& aq) {
+  const bool ok = (aq.bits == 4 || aq.bits == 8) && T >= 0 && aq.group >= 1 &&
+                  aq.group <= kMaxGroup && cols % aq.group == 0 && aq.exp_min <= aq.exp_max &&
+                  aq.exp_min >= kActExpMin && aq.exp_max <= kActExpMax;
+  if (ok) return;
+  quantize_activations(nullptr, std::min<int64_t>(T, 0), cols, aq.bits, aq.group, aq.exp_min, aq.exp_max);
+  fail("quant::qlinear", "invalid activation quantization parameters");
+}
+
+void quantize_into(const float* x, int64_t T, int64_t ldx, int64_t cols, const ActQuant& aq,
+                   QuantizedActivations& q) {
+  check_act_params(T, cols, aq);
+  if (T > 0 && ldx < cols) fail("quant::qlinear", "ldx smaller than the row length");
+  const int64_t ng = cols / aq.group;
+  q.rows = T;
+  q.cols = cols;
+  q.bits = aq.bits;
+  q.group = aq.group;
+  q.codes.resize(static_cast<size_t>(T * cols));
+  q.exps.resize(static_cast<size_t>(T * ng));
+  for (int64_t t = 0; t < T; ++t) {
+    if (HWY_DYNAMIC_DISPATCH(QuantizeRow)(x + t * ldx, cols, aq.bits, aq.group, aq.exp_min,
+                                          aq.exp_max, q.codes.data() + t * cols, q.exps.data() + t * ng))
+      continue;
+    // A non-finite value: the reference names it.
+    std::vector<float> dense(static_cast<size_t>(T * cols));
+    for (int64_t r = 0; r < T; ++r) std::memcpy(dense.data() + r * cols, x + r * ldx, cols * sizeof(float));
+    quantize_activations(dense.data(), T, cols, aq.bits, aq.group, aq.exp_min, aq.exp_max);
+    fail("quant::qlinear", "non-finite activation");
+  }
+}
+
+// ----------------------------------------------------------------- prepare
+
+// Token row t for the fast kernels, or false: the row runs the reference.
+//
+// The reference sums, over blocks b of B channels, term_b = round_shift(acc_b *
+// (2^gap + 1), s2 + xs_b + 32). Per weight group g this picks a base exponent
+// e_g and splits its non-zero blocks in two:
+//  - grouped: every row's shift s2 + xs_b + 32 >= 0 (checked with the group's
+//    smallest s2 over all rows), so term_b = acc_b (2^s1 + 2^s2) 2^(xs_b + 32)
+//    exactly, and d_b = xs_b - e_g in [0, kMaxStep]. Their terms add up to
+//    S_g (2^s1 + 2^s2) 2^(e_g + 32) with S_g = sum acc_b 2^d_b, an integer the
+//    kernels sum in int32 lanes: |S_g| <= wmax * sum |a| 2^d_b < 2^31 is
+//    checked here, so even lanes that wrap on the way (the offset scheme) end
+//    exact, and the int16 stages are bounded statically (see the -inl.h).
+//  - individual: the rest (tiny activations whose term needs the rounding,
+//    exponents far below the group's): summed alone, rounded per row exactly
+//    as the reference does.
+// Zero blocks have term 0 whatever the shift and are skipped. Finally the sum
+// of |term| bound must stay below 2^62: then the reference cannot fail, every
+// partial int64 sum of the kernels fits, and Q is the same integer.
+bool prepare(const PackedQMatrix& w, const QuantizedActivations& x, int64_t t, int64_t B,
+             int offset, Scratch& s, int32_t* mul, int32_t* shl, int32_t* init, int32_t* e,
+             int32_t* ind_begin) {
+  const int64_t cols = w.cols(), wg = w.group(), ag = x.group;
+  const int64_t ng = cols / wg, nbg = wg / B, ngx = cols / ag;
+  const int8_t* a = x.codes.data() + t * cols;
+  const int16_t* xe = x.exps.data() + t * ngx;
+  const int64_t wmax = w.max_abs_code();
+  s.asum.resize(nbg);
+  s.sigma.resize(nbg);
+  s.xs.resize(nbg);
+  s.normal.resize(nbg);
+  double total = 0.0;  // bound on sum |term|: exact products, a relative error of ~1e-15 in the sum
+  for (int64_t g = 0; g < ng; ++g) {
+    ind_begin[g] = static_cast<int32_t>(s.ind.size());
+    const int s2m = w.s2_min(g), s1M = w.s1_max(g);
+    s.cand.clear();
+    for (int64_t k = 0; k < nbg; ++k) {
+      const int64_t c0 = g * wg + k * B;
+      int64_t as = 0, sg = 0;
+      for (int64_t c = c0; c < c0 + B; ++c) {
+        as += std::abs(int(a[c]));
+        sg += a[c];
+      }
+      s.asum[k] = as;
+      s.sigma[k] = sg;
+      s.xs[k] = xe[c0 / ag];
+      s.normal[k] = as > 0 && s2m + s.xs[k] + kFracBits >= 0;
+      if (s.normal[k]) s.cand.push_back(s.xs[k]);
+    }
+    // The smallest base exponent whose window and int32 bound hold (at the
+    // largest candidate both always do: |S_g| <= 128 * 128 * wg <= 2^30).
+    std::sort(s.cand.begin(), s.cand.end());
+    s.cand.erase(std::unique(s.cand.begin(), s.cand.end()), s.cand.end());
+    int eg = 0;
+    bool found = false;
+    int64_t bound = 0;
+    for (int cand : s.cand) {
+      if (s.cand.back() - cand > kMaxStep) continue;
+      int64_t sum = 0;
+      for (int64_t k = 0; k < nbg; ++k)
+        if (s.normal[k] && s.xs[k] >= cand) sum += s.asum[k] << (s.xs[k] - cand);
+      if (wmax * sum < (int64_t(1) << 31)) {
+        eg = cand;
+        bound = wmax * sum;
+        found = true;
+        break;
+      }
+    }
+    int64_t corr = 0;
+    for (int64_t k = 0; k < nbg; ++k) {
+      const int64_t b = g * nbg + k;
+      if (found && s.normal[k] && s.xs[k] >= eg) {
+        const int d = s.xs[k] - eg;
+        mul[b] = (int32_t(1) << d) * 0x10001;
+        shl[b] = d;
+        corr += s.sigma[k] * (int64_t(1) << d);
+      } else {
+        mul[b] = 0;
+        shl[b] = 32;
+        if (s.asum[k] == 0) continue;
+        const uint32_t c = static_cast<uint32_t>(offset * s.sigma[k]);  // lanes are mod 2^32
+        s.ind.push_back({static_cast<int32_t>(b), s.xs[k], static_cast<int32_t>(c)});
+        total += std::ldexp(double(wmax * s.asum[k]), s1M + 1 + s.xs[k] + kFracBits) + 1.0;
+      }
+    }
+    init[g] = static_cast<int32_t>(static_cast<uint32_t>(-(offset * corr)));
+    e[g] = eg;
+    if (found) total += std::ldexp(double(bound), s1M + 1 + eg + kFracBits);
+  }
+  ind_begin[ng] = static_cast<int32_t>(s.ind.size());
+  return total < 0x1p62;
+}
+
+// The reference for every row (it raises every error), plus the bias.
+void reference_all(const QuantizedActivations& x, const PackedQMatrix& w, const float* bias,
+                   float* y, int64_t ldy) {
+  linear_int(x, w.reference(), y, ldy);
+  if (bias)
+    for (int64_t t = 0; t < x.rows; ++t)
+      for (int64_t r = 0; r < w.rows(); ++r) y[t * ldy + r] = y[t * ldy + r] + bias[r];
+  g_stats.fallback_rows = x.rows;
+}
+
+// Row t alone through the reference. If it fails, the whole call through the
+// reference names the failing output as the reference would.
+void reference_row(const QuantizedActivations& x, int64_t t, const PackedQMatrix& w,
+                   const float* bias, float* y, int64_t ldy) {
+  QuantizedActivations one;
+  one.rows = 1;
+  one.cols = x.cols;
+  one.bits = x.bits;
+  one.group = x.group;
+  const int64_t ngx = x.groups_per_row();
+  one.codes.assign(x.codes.begin() + t * x.cols, x.codes.begin() + (t + 1) * x.cols);
+  one.exps.assign(x.exps.begin() + t * ngx, x.exps.begin() + (t + 1) * ngx);
+  float* out = y + t * ldy;
+  try {
+    linear_int(one, w.reference(), out, ldy);
+  } catch (const Error&) {
+    std::vector<float> tmp(static_cast<size_t>(x.rows * w.rows()));
+    linear_int(x, w.reference(), tmp.data(), w.rows());
+    throw;
+  }
+  if (bias)
+    for (int64_t r = 0; r < w.rows(); ++r) out[r] = out[r] + bias[r];
+}
+
+void run_tiles(const QKernel& K, const detail::QRun& R, const PackedQMatrix& w, ThreadPool* pool) {
+  const int64_t tiles = w.layout().tiles;
+  // Below ~0.5 M multiply-adds a hand-off to another thread costs more than it saves.
+  if (!pool || pool->size() == 1 || tiles < 8 ||
+      w.rows() * w.cols() * std::min<int64_t>(R.ntok, 8) < (int64_t(1) << 19)) {
+    K.run(R, 0, tiles);
+    return;
+  }
+  pool->parallel_for(tiles, [&](int64_t t0, int64_t t1) { K.run(R, t0, t1); }, 4);
+}
+
+void qlinear_impl(const QuantizedActivations& x, const PackedQMatrix& w, const float* bias,
+                  float* y, int64_t ldy, ThreadPool* pool) {
+  g_stats = {};
+  if (!w.fast() || !activations_ok(x, w, ldy)) return reference_all(x, w, bias, y, ldy);
+  const int64_t B = std::min(w.group(), x.group);
+  if (B % 8 != 0) return reference_all(x, w, bias, y, ldy);
+  const QKernel K = HWY_DYNAMIC_DISPATCH(GetKernel)(w.bits(), x.bits);
+  // The sign scheme would negate a -128 weight into itself.
+  if (K.scheme == detail::kSchemeSign && w.has_min_code()) return reference_all(x, w, bias, y, ldy);
+
+  Scratch& s = scratch();
+  const int64_t nb = w.cols() / B, ng = w.cols() / w.group(), T = x.rows;
+  s.mul.resize(T * nb);
+  s.shl.resize(T * nb);
+  s.init.resize(T * ng);
+  s.e.resize(T * ng);
+  s.ind_begin.resize(T * (ng + 1));
+  s.ind.clear();
+  s.tokens.clear();
+  s.slow.clear();
+  for (int64_t t = 0; t < T; ++t) {
+    const int64_t i = static_cast<int64_t>(s.tokens.size());
+    const size_t mark = s.ind.size();
+    if (!prepare(w, x, t, B, K.offset, s, s.mul.data() + i * nb, s.shl.data() + i * nb,
+                 s.init.data() + i * ng, s.e.data() + i * ng, s.ind_begin.data() + i * (ng + 1))) {
+      s.ind.resize(mark);
+      s.slow.push_back(t);
+      continue;
+    }
+    s.tokens.push_back({x.codes.data() + t * x.cols, y + t * ldy, nullptr, nullptr, nullptr,
+                        nullptr, nullptr, nullptr});
+  }
+  for (size_t i = 0; i < s.tokens.size(); ++i) {  // s.ind is complete: pointers are stable now
+    QToken& tk = s.tokens[i];
+    tk.mul = s.mul.data() + i * nb;
+    tk.shl = s.shl.data() + i * nb;
+    tk.init = s.init.data() + i * ng;
+    tk.e = s.e.data() + i * ng;
+    tk.ind_begin = s.ind_begin.data() + i * (ng + 1);
+    tk.ind = s.ind.data();
+  }
+  if (!s.tokens.empty()) {
+    const detail::QRun R{&w.layout(), s.tokens.data(), static_cast<int64_t>(s.tokens.size()), B, bias};
+    run_tiles(K, R, w, pool);
+  }
+  for (int64_t t : s.slow) reference_row(x, t, w, bias, y, ldy);
+  g_stats.fallback_rows = static_cast<int64_t>(s.slow.size());
+  g_stats.single_blocks = static_cast<int64_t>(s.ind.size());
+}
+
+}  // namespace
+
+// ------------------------------------------------------------ PackedQMatrix
+
+void PackedQMatrix::Free::operator()(uint8_t* p) const { std::free(p); }
+
+PackedQMatrix::PackedQMatrix() = default;
+PackedQMatrix::~PackedQMatrix() = default;
+PackedQMatrix::PackedQMatrix(PackedQMatrix&&) noexcept = default;
+PackedQMatrix& PackedQMatrix::operator=(PackedQMatrix&&) noexcept = default;
+
+size_t PackedQMatrix::bytes() const {
+  if (fast()) return static_cast<size_t>(layout_.tiles * layout_.tile_bytes);
+  return ref_.codes.size() + (ref_.kind == ScaleKind::Float ? ref_.scales.size() * sizeof(float)
+                                                            : (ref_.s1.size() + ref_.s2.size()) * sizeof(int16_t));
+}
+
+PackedQMatrix PackedQMatrix::pack(const QuantizedMatrix& w) {
+  check_matrix(w);
+  PackedQMatrix m;
+  m.ref_ = w;
+  for (int64_t r = 0; r < w.rows; ++r)
+    for (int64_t c = 0; c < w.cols; ++c) {
+      const int v = w.code(r, c);
+      m.wmax_ = std::max(m.wmax_, std::abs(v));
+      if (w.bits == 8 && v == -128) m.has_min8_ = true;
+    }
+  if (w.kind != ScaleKind::Pow2Sum || w.group % 8 != 0 || w.rows == 0 || w.cols == 0 ||
+      !scales_fit_int8(w))
+    return m;
+
+  const int64_t ng = w.groups_per_row();
+  m.s2min_.assign(ng, INT16_MAX);
+  m.s1max_.assign(ng, INT16_MIN);
+  for (int64_t r = 0; r < w.rows; ++r)
+    for (int64_t g = 0; g < ng; ++g) {
+      m.s2min_[g] = std::min(m.s2min_[g], w.s2[r * ng + g]);
+      m.s1max_[g] = std::max(m.s1max_[g], w.s1[r * ng + g]);
+    }
+
+  detail::QLayout& L = m.layout_;
+  L.rows = w.rows;
+  L.cols = w.cols;
+  L.group = w.group;
+  L.bits = w.bits;
+  L.tiles = (w.rows + kQTileRows - 1) / kQTileRows;
+  L.code_bytes = kQTileRows * w.cols * w.bits / 8;
+  L.tile_bytes = (L.code_bytes + ng * kQScaleBytes + 63) / 64 * 64;
+  const size_t total = static_cast<size_t>(L.tiles * L.tile_bytes);
+  auto* p = static_cast<uint8_t*>(std::aligned_alloc(64, total));
+  if (!p) throw std::bad_alloc();
+  std::memset(p, 0, total);
+  m.data_.reset(p);
+  L.data = p;
+  for (int64_t ti = 0; ti < L.tiles; ++ti) {
+    uint8_t* dst = p + ti * L.tile_bytes;
+    for (int64_t row = 0; row < kQTileRows; ++row) {
+      const int64_t r = ti * kQTileRows + row;
+      const auto code = [&](int64_t c) { return r < w.rows ? w.code(r, c) : 0; };  // padding: zero
+      for (int64_t c = 0; c < w.cols; ++c) {
+        if (w.bits == 8) {
+          dst[(c / 4) * 64 + row * 4 + c % 4] = static_cast<uint8_t>(code(c));
+        } else {
+          const int half = (c / 4) & 1;  // quad q in the low nibbles, quad q + 1 in the high ones
+          dst[(c / 8) * 64 + row * 4 + c % 4] |= static_cast<uint8_t>((code(c) + 8) << (4 * half));
+        }
+      }
+      if (r >= w.rows) continue;
+      for (int64_t g = 0; g < ng; ++g) {
+        auto* sc = reinterpret_cast<int8_t*>(dst + L.code_bytes + g * kQScaleBytes);
+        sc[row] = static_cast<int8_t>(w.s1[r * ng + g] + kFracBits);
+        sc[kQTileRows + row] = static_cast<int8_t>(w.s2[r * ng + g] + kFracBits);
+      }
+    }
+  }
+  return m;
+}
+
+// ------------------------------------------------------------------ entries
+
+void qlinear(const QuantizedActivations& x, const PackedQMatrix& w, const float* bias, float* y,
+             int64_t ldy, ThreadPool* pool) {
+  DefaultFpMode fp;
+  qlinear_impl(x, w, bias, y, ldy, pool);
+}
+
+void qlinear(const float* x, int64_t T, int64_t ldx, const ActQuant& aq, const PackedQMatrix& w,
+             const float* bias, float* y, int64_t ldy, ThreadPool* pool) {
+  DefaultFpMode fp;
+  Scratch& s = scratch();
+  quantize_into(x, T, ldx, w.cols(), aq, s.xq);
+  qlinear_impl(s.xq, w, bias, y, ldy, pool);
+}
+
+QuantizedActivations quantize_activations_fast(const float* x, int64_t T, int64_t cols,
+                                               int64_t ldx, const ActQuant& aq) {
+  DefaultFpMode fp;
+  QuantizedActivations q;
+  quantize_into(x, T, ldx, cols, aq, q);
+  return q;
+}
+
+QLinearStats qlinear_last_stats() { return g_stats; }
+
+}  // namespace sm::quant
+#endif  // HWY_ONCE
