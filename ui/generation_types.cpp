@@ -21,7 +21,7 @@ QString format_bytes(uint64_t bytes) {
 
 QString ModelInfo::summary() const {
   return QStringLiteral("%1 · %2 layers · d_model %3 · d_state %4 · %5 params · vocab %6 (%7) · "
-                        "%8 weights · %9 state")
+                        "%8 weights · %9 state · %10")
       .arg(arch)
       .arg(n_layer)
       .arg(d_model)
@@ -30,7 +30,8 @@ QString ModelInfo::summary() const {
       .arg(vocab_size)
       .arg(tokenizer)
       .arg(format_bytes(weight_bytes))
-      .arg(format_bytes(state_bytes));
+      .arg(format_bytes(state_bytes))
+      .arg(quantization.isEmpty() ? QStringLiteral("fp32") : quantization);
 }
 
 }  // namespace sm::ui

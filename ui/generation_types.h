@@ -30,6 +30,7 @@ struct ModelInfo {
   uint64_t state_bytes = 0;
   QString tokenizer;  // "bytes" or the BPE name
   int threads = 1;
+  QString quantization;  // QuantConfig::summary(): "fp32: fp32 weights", "w4a4 + rotation: ..."
 
   // "mamba2 · 4 layers · d_model 192 · 1.06 M params · bytes tokenizer"
   QString summary() const;

@@ -63,6 +63,7 @@ ModelInfo describe(const MambaModel& m, const Tokenizer& tok, const QString& pat
   info.state_bytes = m.state_bytes();
   info.tokenizer = QString::fromStdString(tok.name());
   info.threads = m.threads();
+  info.quantization = QString::fromStdString(m.weights().quant.summary());
   return info;
 }
 

@@ -190,7 +190,7 @@ std::string tensor_summary(const TensorQuant& t) {
 
 std::string QuantConfig::summary() const {
   std::string s = name + (rotation ? " + rotation" : "");
-  if (!linear_weights.quantized() && !lm_head_weights.quantized() && !pot_ssm) return s + ": fp32 weights";
+  if (!linear_weights.quantized() && !lm_head_weights.quantized() && !pot_ssm) return s;
   s += ": weights " + tensor_summary(linear_weights) + ", head " + tensor_summary(lm_head_weights) +
        ", activations " + tensor_summary(linear_activations) + ", SSM ";
   s += pot_ssm ? "PoT " + tensor_summary(ssm) + ", LUT " + std::to_string(lut.exp) : "fp32";
