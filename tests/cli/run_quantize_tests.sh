@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# End-to-end tests of `specmamba quantize` and of every command on its output.
+# Usage: run_quantize_tests.sh PATH/TO/specmamba REPO_ROOT
+set -u
+BIN=$1
+ROOT=$2
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+expect_ok() {
+  local name=$1 pat=$2; shift 2
+  local out
+  out=$("$@" 2>"$TMP/err"); local rc=$?
+  if [[ $rc -eq 0 ]] && grep -qE -- "$pat" <<<"$out"; then ok; else bad "$name (rc=$rc): $(head -c 300 <<<"$out") $(head -c 300 "$TMP/err")"; fi
+}
+expect_rc() {
+  local name=$1 want=$2 pat=$3; shift 3
+  "$@" >"$TMP/out" 2>"$TMP/err"; local rc=$?
+  if [[ $rc -eq $want ]] && grep -qE -- "$pat" "$TMP/err"; then ok; else bad "$name (rc=$rc, want $want): $(head -c 400 "$TMP/err")"; fi
+}
+json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+T=$ROOT/data/models/mamba2-target
+D=$ROOT/data/models/mamba2-draft
+head -c 1500 "$ROOT/data/kjv-heldout.txt" >"$TMP/held.txt"
+
+expect_ok "quantize w4a4 (default group 64 for d_model 192)" "w4a4 \+ rotation, weights 4-bit g64" \
+  "$BIN" quantize "$T" --preset w4a4 --out "$TMP/t4"
+expect_ok "quantize draft w4a4" "wrote" "$BIN" quantize "$D" --preset w4a4 --out "$TMP/d4"
+out=$("$BIN" quantize "$T" --preset w8a8 --no-rotation --group 32 --head-bits 16 --out "$TMP/t8" --json)
+[[ $(json_get 'd["quantization"]["linear_weights"]["group"]' <<<"$out") == 32 ]] && ok || bad "--group 32: $out"
+[[ $(json_get 'd["quantization"]["rotation"]' <<<"$out") == False ]] && ok || bad "--no-rotation: $out"
+[[ $(json_get 'd["quantization"]["lm_head_weights"]["bits"]' <<<"$out") == 16 ]] && ok || bad "--head-bits 16: $out"
+for key in bytes_in bytes_out decode_bytes weight_rel_error_mean kept_fp32 notes; do
+  [[ $(json_get "'$key' in d" <<<"$out") == True ]] && ok || bad "quantize --json has $key"
+done
+
+# Every command loads the result like any model.
+expect_ok "info names the quantization" "quantization w4a4 \+ rotation" "$BIN" info "$TMP/t4"
+[[ $("$BIN" info "$TMP/t4" --json | json_get 'd["quantization"]["name"]') == w4a4 ]] && ok || bad "info --json quantization"
+expect_ok "generate" "." "$BIN" generate "$TMP/t4" --prompt "And God said" -n 8
+expect_ok "eval" "bits per byte" "$BIN" eval "$TMP/t4" --text "$TMP/held.txt"
+expect_ok "bench" "decode" "$BIN" bench "$TMP/t4" --prompt-tokens 16 --decode-tokens 8 --repeats 1
+a=$("$BIN" generate "$TMP/t4" --prompt "And God said" -n 24 --json | json_get 'd["ids"]')
+b=$("$BIN" generate "$TMP/t4" --draft "$TMP/d4" --tree 2,2,1 --prompt "And God said" -n 24 --json | json_get 'd["ids"]')
+[[ -n "$a" && "$a" == "$b" ]] && ok || bad "greedy speculative w4a4 pair == w4a4 target alone: $a vs $b"
+c=$("$BIN" generate "$T" --draft "$TMP/d4" --tree 1,1,1 --prompt "And God said" -n 24 --json | json_get 'd["ids"]')
+e=$("$BIN" generate "$T" --prompt "And God said" -n 24 --json | json_get 'd["ids"]')
+[[ -n "$c" && "$c" == "$e" ]] && ok || bad "quantized draft, fp32 target == fp32 target alone"
+expect_ok "agree quantized draft vs quantized target" "." "$BIN" agree "$TMP/t4" --draft "$TMP/d4" --text "$TMP/held.txt" --k 4
+expect_ok "bench-spec" "." "$BIN" bench-spec "$TMP/t4" --draft "$TMP/d4" -n 16 --trees 1,1 --repeats 1
+
+# Bad input: clear messages, the right exit codes, nothing overwritten.
+expect_rc "group 128 does not divide d_model 192" 1 "does not divide d_model 192 \(try --group 64\)" \
+  "$BIN" quantize "$T" --preset w4a4 --group 128 --out "$TMP/x"
+[[ ! -e "$TMP/x" ]] && ok || bad "a failed quantize left $TMP/x"
+expect_rc "existing output" 1 "already exists" "$BIN" quantize "$T" --preset w4a4 --out "$TMP/t4"
+expect_rc "quantizing a quantized model" 1 "already quantized" "$BIN" quantize "$TMP/t4" --preset w4a4 --out "$TMP/y"
+expect_rc "unknown preset" 1 "unknown preset 'w2a2'" "$BIN" quantize "$T" --preset w2a2 --out "$TMP/z"
+expect_rc "--out is required" 2 "out" "$BIN" quantize "$T" --preset w4a4
+expect_rc "--group on fp32" 2 "--group needs a quantized preset" "$BIN" quantize "$T" --preset fp32 --group 64 --out "$TMP/z"
+expect_rc "bad LUT size" 1 "lut.exp: 1000 is not a power of two" "$BIN" quantize "$T" --preset w4a4 --lut 1000 --out "$TMP/z"
+
+echo "$pass passed, $fail failed"
+[[ $fail -eq 0 ]]
