@@ -82,7 +82,9 @@ Runner add_quantize(CLI::App& app, Common& c) {
       return 0;
     }
     for (const auto& n : r.notes) std::cout << "note: " << n << "\n";
-    for (const auto& n : r.kept_fp32) std::cout << "kept fp32 (group does not divide its input): " << n << "\n";
+    if (!r.kept_fp32.empty())
+      std::cout << "kept fp32 (the group does not divide their input): " << r.kept_fp32.size() << " tensors ("
+                << r.kept_fp32.front() << (r.kept_fp32.size() > 1 ? ", ..." : "") << ")\n";
     std::printf("wrote %s: preset %s%s, weights %d-bit g%d, head %s, activations %d-bit g%d, PoT SSM %s\n",
                 a->out.c_str(), r.config.name.c_str(), r.config.rotation ? " + rotation" : "",
                 r.config.linear_weights.bits, r.config.linear_weights.group,

@@ -25,15 +25,12 @@ LinearOp LinearOp::quantized(quant::QuantizedMatrix w, int act_bits, int64_t act
   LinearOp op;
   op.out_ = w.rows;
   op.in_ = w.cols;
-  op.q_ = std::make_unique<quant::QuantizedMatrix>(std::move(w));
+  op.q_ = std::make_unique<quant::PackedQMatrix>(quant::PackedQMatrix::pack(w));
   op.aq_ = {act_bits, act_group, exp_min, exp_max};
   return op;
 }
 
-size_t LinearOp::bytes() const {
-  if (!q_) return fp_.bytes();
-  return q_->codes.size() + q_->scales.size() * sizeof(float) + (q_->s1.size() + q_->s2.size()) * sizeof(int16_t);
-}
+size_t LinearOp::bytes() const { return q_ ? q_->bytes() : fp_.bytes(); }
 
 void LinearOp::run(const float* x, int64_t T, const float* bias, float* y, int64_t ldy,
                    ThreadPool* pool) const {
@@ -48,13 +45,7 @@ void LinearOp::run(const float* x, int64_t T, const float* bias, float* y, int64
     packed_linear(x, T, fp_, bias, y, ldy, pool);
     return;
   }
-  (void)pool;
-  const quant::QuantizedActivations qx =
-      quant::quantize_activations(x, T, in_, aq_.bits, aq_.group, aq_.exp_min, aq_.exp_max);
-  quant::linear_int(qx, *q_, y, ldy);
-  if (bias)
-    for (int64_t t = 0; t < T; ++t)
-      for (int64_t r = 0; r < out_; ++r) y[t * ldy + r] += bias[r];
+  quant::qlinear(x, T, in_, aq_, *q_, bias, y, ldy, pool);
 }
 
 }  // namespace sm

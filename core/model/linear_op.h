@@ -11,18 +11,15 @@
 #include <memory>
 
 #include "core/kernels/packed_matrix.h"
-#include "core/quant/quantizers.h"
+#include "core/quant/qlinear.h"
 
 namespace sm {
 
 class ThreadPool;
 
+
 // Activation quantization of a quantized layer's input rows.
-struct ActQuantSpec {
-  int bits = 8;
-  int64_t group = 8;
-  int exp_min = quant::kActExpMin, exp_max = quant::kActExpMax;
-};
+using ActQuantSpec = quant::ActQuant;
 
 class LinearOp {
  public:
@@ -52,14 +49,14 @@ class LinearOp {
   // Weight bytes one decode step streams (codes and scales when quantized).
   size_t bytes() const;
   const PackedMatrix& fp32_weights() const { return fp_; }
-  const quant::QuantizedMatrix* quantized_weights() const { return q_.get(); }
-  const ActQuantSpec& act_quant() const { return aq_; }
+  const quant::PackedQMatrix* quantized_weights() const { return q_.get(); }
+  const quant::ActQuant& act_quant() const { return aq_; }
 
  private:
   int64_t out_ = 0, in_ = 0;
   PackedMatrix fp_;
-  std::unique_ptr<quant::QuantizedMatrix> q_;
-  ActQuantSpec aq_;
+  std::unique_ptr<quant::PackedQMatrix> q_;
+  quant::ActQuant aq_;
   bool rotate_input_ = false;
 };
 
