@@ -24,8 +24,10 @@ case "$mode" in
     # The two model-quality checks on the shipped pair (held-out bits per byte,
     # acceptance length) take 7 of the suite's 9 CPU-minutes under ASan and
     # exercise no code the rest of the suite does not: the Release run has them.
+    # So does the quantize CLI script: its loader and kernel paths run under
+    # ASan in test_quantized_model (LyingFile.*, QuantizedModel.*).
     cd build-asan && ctest --output-on-failure -j"$(nproc)" \
-      -E '^ShippedModels\.(EvalMatchesTrainingToolHeldOutBitsPerByte|GreedyChainOfFourAcceptsAtLeastTwoAndAHalfTokens)$'
+      -E '^(ShippedModels\.(EvalMatchesTrainingToolHeldOutBitsPerByte|GreedyChainOfFourAcceptsAtLeastTwoAndAHalfTokens)|cli_quantize_tests)$'
     ;;
   *)
     echo "usage: scripts/test.sh [--sanitize]" >&2
