@@ -58,7 +58,7 @@ Runner add_eval(CLI::App& app, Common& c) {
     // Declared after the model: on an error the writer goes first and removes its temp file.
     std::unique_ptr<DumpWriter> writer;
     if (!dump->empty()) {
-      writer = std::make_unique<DumpWriter>(*dump, m->config(), dopt);
+      writer = std::make_unique<DumpWriter>(*dump, *m, dopt);  // quantization and rotation from the model
       m->set_tap(writer.get());
     }
     EvalResult r = evaluate(*m, *tok, data, *chunk);

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "cli_common.h"
+#include "core/dump/dump_replay.h"
 #include "core/dump/dump_writer.h"
 #include "core/io/default_paths.h"
 #include "core/io/error.h"
@@ -31,7 +33,7 @@ struct GenerateArgs {
   int64_t budget = 0;
   std::string trace;
   bool no_fifo_events = false;
-  // Activation dump (plain decoding only, for now).
+  // Activation dump (of a speculative run: the target replayed over the committed sequence).
   std::string dump;
   std::string dump_layers;
   std::string dump_tokens;
@@ -98,9 +100,13 @@ Runner add_generate(CLI::App& app, Common& c) {
     if (dump_opt->count() == 0)
       for (const CLI::Option* o : dump_opts)
         if (o->count() > 0) throw UsageError(o->get_name() + " needs --dump FILE");
-    if (dump_opt->count() > 0 && (d->count() > 0 || tree->count() > 0))
-      throw UsageError("--dump is not supported with speculative decoding (--draft/--tree) yet; "
-                       "dump a plain generate (or eval) run");
+    if (!a->dump.empty() && !a->trace.empty()) {
+      namespace fs = std::filesystem;
+      std::error_code ec;
+      const auto norm = [&](const std::string& p) { return fs::absolute(p, ec).lexically_normal(); };
+      if (norm(a->dump) == norm(a->trace))
+        throw UsageError("--dump and --trace name the same file (" + a->dump + "); give them different paths");
+    }
     DumpOptions dopt;
     if (!a->dump.empty()) {
       try {
@@ -131,13 +137,7 @@ Runner add_generate(CLI::App& app, Common& c) {
     opt.sampling.validate();
     opt.stop_at_eos = !a->ignore_eos;
     const bool spec = !a->draft.empty();
-    // Created before any output (a bad path fails first) and after the model:
-    // on an error the writer is destroyed first and removes its temp file.
-    std::unique_ptr<DumpWriter> dump;
-    if (!a->dump.empty()) dump = std::make_unique<DumpWriter>(a->dump, m->config(), dopt);
     SpecConfig cfg;
-    std::unique_ptr<MambaModel> draft;
-    std::unique_ptr<EventSink> sink;
     if (spec) {
       cfg.tree = TreeShape::parse(a->tree);
       cfg.verify = parse_verify_order(a->verify);
@@ -146,6 +146,26 @@ Runner add_generate(CLI::App& app, Common& c) {
       cfg.budget = a->budget;
       cfg.verbose_events = !a->no_fifo_events;
       cfg.validate();
+      if (!a->dump.empty())
+        dopt.spec = nlohmann::json{{"draft", a->draft},
+                                   {"tree", cfg.tree.spec},
+                                   {"tree_nodes", cfg.tree.size()},
+                                   {"tree_depth", cfg.tree.max_depth()},
+                                   {"verify", verify_order_name(cfg.verify)},
+                                   {"tile", cfg.tile},
+                                   {"backtrack", backtrack_policy_name(cfg.backtrack)},
+                                   {"budget", cfg.budget},
+                                   {"dumped", "target replayed over the committed sequence"}}
+                        .dump();
+    }
+    // Created before any output (a bad path fails first) and after the model:
+    // on an error the writer is destroyed first and removes its temp file.
+    // quantization and rotation come from the model.
+    std::unique_ptr<DumpWriter> dump;
+    if (!a->dump.empty()) dump = std::make_unique<DumpWriter>(a->dump, *m, dopt);
+    std::unique_ptr<MambaModel> draft;
+    std::unique_ptr<EventSink> sink;
+    if (spec) {
       draft = open_model(a->draft, 1);  // a tiny draft gains nothing from threads
       if (!a->trace.empty())
         // spec_generate adds the settings, geometry and results.
@@ -171,6 +191,14 @@ Runner add_generate(CLI::App& app, Common& c) {
       r = std::move(sr.gen);
       ss = sr.spec;
       if (sink) sink->flush();
+      if (dump) {
+        // The verification pass is not tapped: the target runs once more over
+        // the committed sequence (bit-identical rows, docs/dump-format.md).
+        replay_generation(*m, prompt, r.ids, *dump);
+        dump->finish();
+        dump_tokens = dump->tokens_seen();
+        dump_rows = dump->rows_written();
+      }
     } else {
       if (dump) m->set_tap(dump.get());
       r = generate(*m, *tok, prompt, opt, stream);
@@ -231,8 +259,8 @@ Runner add_generate(CLI::App& app, Common& c) {
                    (long long)s.prompt_tokens, s.prefill_seconds, s.prefill_tokens_per_second(),
                    (long long)s.generated, s.decode_tokens_per_second());
       if (!a->dump.empty())
-        std::fprintf(stderr, "[dump %s: %lld tokens run, %lld dumped]\n", a->dump.c_str(), (long long)dump_tokens,
-                     (long long)dump_rows);
+        std::fprintf(stderr, "[dump %s: %lld tokens run, %lld dumped%s]\n", a->dump.c_str(), (long long)dump_tokens,
+                     (long long)dump_rows, spec ? "; the target replayed over the committed sequence" : "");
       if (spec)
         std::fprintf(stderr,
                      "[speculative %s, tree %s, %s: %lld steps, %.2f accepted per step, %.2f "

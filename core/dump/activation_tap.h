@@ -10,6 +10,12 @@
 // wants() is the filter: the model asks once per layer and batch, and skips
 // every call (and every copy) of a layer the tap does not want, so a filtered
 // dump costs nothing for the layers and tokens it leaves out.
+//
+// Quantized models: a tap that says wants_codes() also gets, through
+// on_codes(), the integer codes the kernels consume (the inputs of the
+// integer linear layers, the power-of-two SSM's INT8 tensors). They are
+// computed only for a layer the tap wants, so a tap without codes, or a
+// filtered-out layer, costs nothing extra.
 #include <cstdint>
 
 namespace sm {
@@ -34,6 +40,20 @@ class ActivationTap {
   // ("hidden_in", "conv_out", ..., "logits").
   virtual void on_tensor(int layer, const char* name, int64_t first_token, int64_t rows,
                          int64_t cols, const float* data, int64_t ld) = 0;
+
+  // Whether the model should compute and hand over integer codes (on_codes).
+  virtual bool wants_codes() const { return false; }
+
+  // The integer form of tensor `name` of a wanted layer: value = code *
+  // 2^exps[r][c / group], codes[rows][cols] (row stride cols) in
+  // [-(2^(bits-1) - 1), 2^(bits-1) - 1], exps[rows][ceil(cols / group)] (the
+  // last group of a row may be shorter). Called after on_tensor(name) of the
+  // same batch (where a float tensor of that name exists).
+  virtual void on_codes(int layer, const char* name, int64_t first_token, int64_t rows, int64_t cols,
+                        int bits, int64_t group, const int8_t* codes, const int16_t* exps) {
+    (void)layer, (void)name, (void)first_token, (void)rows, (void)cols, (void)bits, (void)group,
+        (void)codes, (void)exps;
+  }
 };
 
 }  // namespace sm

@@ -63,11 +63,32 @@ bool path_exists(hid_t file, const std::string& name) {
 
 std::string normalize(const std::string& name) { return name.empty() || name[0] != '/' ? "/" + name : name; }
 
+bool strip_suffix(std::string& s, const char* suffix) {
+  const size_t n = std::strlen(suffix);
+  if (s.size() <= n || s.compare(s.size() - n, n, suffix) != 0) return false;
+  s.resize(s.size() - n);
+  return true;
+}
+
+// Known tensors in forward order, each as T_unrotated, T, T_codes, T_exponent.
 int tensor_rank(const std::string& leaf) {
+  std::string base = leaf;
+  int sub = 1;
+  if (strip_suffix(base, kDumpUnrotatedSuffix)) sub = 0;
+  else if (strip_suffix(base, kDumpCodesSuffix)) sub = 2;
+  else if (strip_suffix(base, kDumpExponentSuffix)) sub = 3;
   const auto* b = std::begin(kDumpLayerTensors);
   const auto* e = std::end(kDumpLayerTensors);
-  const auto* it = std::find_if(b, e, [&](const char* n) { return leaf == n; });
-  return static_cast<int>(it - b);  // unknown names sort after the known ones
+  const auto* it = std::find_if(b, e, [&](const char* n) { return base == n; });
+  if (it == e) return static_cast<int>(4 * (e - b));  // unknown names sort after the known ones
+  return static_cast<int>(4 * (it - b) + sub);
+}
+
+std::string dtype_name(hid_t type) {
+  const size_t bytes = H5Tget_size(type);
+  if (H5Tget_class(type) == H5T_FLOAT) return bytes == 4 ? "float32" : bytes == 8 ? "float64" : "float";
+  const bool sign = H5Tget_sign(type) == H5T_SGN_2;
+  return std::string(sign ? "int" : "uint") + std::to_string(bytes * 8);
 }
 
 bool is_index(const std::string& s) {
@@ -95,6 +116,11 @@ struct DumpReader::Impl {
     d.name = name;
     for (int i = 0; i < rank; ++i) d.shape.push_back(static_cast<int64_t>(dims[i]));
     d.integer = cls == H5T_INTEGER;
+    d.dtype = dtype_name(type.get());
+    int64_t v = 0;
+    if (h5::read_int_attr(ds.get(), "bits", v)) d.bits = static_cast<int>(v);
+    if (h5::read_int_attr(ds.get(), "group", v)) d.group = v;
+    H5Eclear2(H5E_DEFAULT);
     return d;
   }
 

@@ -15,6 +15,8 @@
 #include "core/dump/dump_reader.h"
 #include "core/io/error.h"
 #include "core/io/hdf5_util.h"
+#include "core/model/mamba_model.h"
+#include "core/quant/quant_config.h"
 
 namespace sm {
 
@@ -214,6 +216,8 @@ struct Series {
   hid_t mem_type = H5I_INVALID_HID;
   size_t elem = 0;   // bytes per element
   int64_t cols = 0;  // 0: one-dimensional
+  int bits = 0;        // codes datasets: bits and group, fixed at creation
+  int64_t group = 0;
   int64_t written = 0;
   int64_t pending_rows = 0;
   std::vector<unsigned char> pending;
@@ -294,6 +298,8 @@ struct DumpWriter::File {
     return series.emplace(name, std::move(s)).first->second;
   }
 
+  bool exists(const std::string& name) const { return series.count(name) != 0; }
+
   Series& tokens(const std::string& path) {
     return get(file.get(), "tokens", "/tokens", H5T_STD_I32LE, H5T_NATIVE_INT32, sizeof(int32_t), 0, path);
   }
@@ -323,12 +329,16 @@ DumpWriter::DumpWriter(std::string path, const ModelConfig& cfg, DumpOptions opt
     write_int_attr(root, "version", kDumpVersion, H5T_STD_I32LE, path_);
     write_string_attr(root, "model", opt_.model, path_);
     write_string_attr(root, "config", model_config_json_text(cfg), path_);
-    write_string_attr(root, "quantization", opt_.quantization, path_);
+    write_string_attr(root, "quantization",
+                      opt_.quantization.empty() ? quant::QuantConfig::preset("fp32", false).to_json().dump()
+                                                : opt_.quantization,
+                      path_);
     write_bool_attr(root, "rotation", opt_.rotation, path_);
     write_string_attr(root, "producer", "SpecMamba Studio", path_);
     write_string_attr(root, "layer_filter", opt_.layers.spec(), path_);
     write_string_attr(root, "token_filter", opt_.tokens.spec(), path_);
     write_bool_attr(root, "has_logits", opt_.logits, path_);
+    if (!opt_.spec.empty()) write_string_attr(root, "spec", opt_.spec, path_);
     // Empty datasets from the start: a dump of zero tokens still has the layout.
     f->tokens(path_);
     f->token_index(path_);
@@ -340,6 +350,17 @@ DumpWriter::DumpWriter(std::string path, const ModelConfig& cfg, DumpOptions opt
   }
   file_ = std::move(f);
 }
+
+namespace {
+DumpOptions with_model(const MambaModel& m, DumpOptions o) {
+  o.quantization = m.weights().quant.to_json().dump();
+  o.rotation = m.weights().quant.rotation;
+  return o;
+}
+}  // namespace
+
+DumpWriter::DumpWriter(std::string path, const MambaModel& model, DumpOptions opt)
+    : DumpWriter(std::move(path), model.config(), with_model(model, std::move(opt))) {}
 
 DumpWriter::~DumpWriter() { abort(); }
 
@@ -375,19 +396,25 @@ bool DumpWriter::wants(int layer, int64_t first_token, int64_t rows) const {
   return opt_.layers.contains(layer) && opt_.tokens.intersects(first_token, rows);
 }
 
+void DumpWriter::check_tensor(int layer, const std::string& leaf, int64_t first_token, int64_t rows,
+                              int64_t cols) const {
+  if (layer != kLogits && (layer < 0 || layer >= n_layer_))
+    fail(path_, "tensor of layer " + std::to_string(layer) + " (the model has " + std::to_string(n_layer_) +
+                    " layers)");
+  if (cols <= 0 || rows < 0) fail(path_, "tensor " + leaf + " has a bad shape");
+  if (first_token < 0 || first_token + rows > tokens_seen_)
+    fail(path_, "tensor " + leaf + " covers tokens that were not announced by on_tokens");
+  if (leaf.empty() || leaf.find('/') != std::string::npos || leaf == ".")
+    fail(path_, "bad tensor name '" + leaf + "'");
+}
+
 void DumpWriter::on_tensor(int layer, const char* name, int64_t first_token, int64_t rows, int64_t cols,
                            const float* data, int64_t ld) {
   if (!file_) fail(path_, "the dump is already finished");
   if (!wants(layer, first_token, rows)) return;  // a caller that does not filter
-  if (layer != kLogits && (layer < 0 || layer >= n_layer_))
-    fail(path_, "tensor of layer " + std::to_string(layer) + " (the model has " + std::to_string(n_layer_) +
-                    " layers)");
-  if (cols <= 0 || ld < cols) fail(path_, std::string("tensor ") + name + " has a bad shape");
-  if (first_token < 0 || first_token + rows > tokens_seen_)
-    fail(path_, std::string("tensor ") + name + " covers tokens that were not announced by on_tokens");
   const std::string leaf = name;
-  if (leaf.empty() || leaf.find('/') != std::string::npos || leaf == ".")
-    fail(path_, "bad tensor name '" + leaf + "'");
+  check_tensor(layer, leaf, first_token, rows, cols);
+  if (ld < cols) fail(path_, "tensor " + leaf + " has a bad shape");
   QuietErrors quiet;
   Series* s = nullptr;
   if (layer == kLogits) {
@@ -402,6 +429,58 @@ void DumpWriter::on_tensor(int layer, const char* name, int64_t first_token, int
   }
   for (int64_t r = 0; r < rows; ++r)
     if (opt_.tokens.contains(first_token + r)) s->append(data + r * ld, path_);
+}
+
+void DumpWriter::on_codes(int layer, const char* name, int64_t first_token, int64_t rows, int64_t cols, int bits,
+                          int64_t group, const int8_t* codes, const int16_t* exps) {
+  if (!file_) fail(path_, "the dump is already finished");
+  const std::string base = name;
+  if (layer == kLogits) fail(path_, "codes of " + base + ": only layer tensors have codes");
+  if (!wants(layer, first_token, rows)) return;
+  check_tensor(layer, base, first_token, rows, cols);
+  if (bits < 2 || bits > 8) fail(path_, "codes of " + base + ": " + std::to_string(bits) + " bits (expected 2..8)");
+  if (group < 1) fail(path_, "codes of " + base + ": group " + std::to_string(group));
+  const std::string g = "layers/" + std::to_string(layer);
+  const std::string cname = "/" + g + "/" + base + "_codes", ename = "/" + g + "/" + base + "_exponent";
+  const int64_t ng = (cols + group - 1) / group;
+  const int qmax = (1 << (bits - 1)) - 1;
+  // Everything is checked before a row is appended: a failure leaves both datasets as they were.
+  for (int64_t r = 0; r < rows; ++r) {
+    if (!opt_.tokens.contains(first_token + r)) continue;
+    for (int64_t i = 0; i < ng; ++i) {
+      const int e = exps[r * ng + i];
+      if (e < -128 || e > 127)
+        fail(path_, ename + ": exponent " + std::to_string(e) + " of token " + std::to_string(first_token + r) +
+                        " (group " + std::to_string(i) + ") does not fit the dump's int8 exponents");
+    }
+    for (int64_t c = 0; c < cols; ++c)
+      if (codes[r * cols + c] < -qmax - 1 || codes[r * cols + c] > qmax)
+        fail(path_, cname + ": code " + std::to_string(codes[r * cols + c]) + " of token " +
+                        std::to_string(first_token + r) + " is outside " + std::to_string(bits) + " bits");
+  }
+  QuietErrors quiet;
+  file_->group("layers", path_);
+  const hid_t gid = file_->group(g, path_);
+  const bool fresh = !file_->exists(cname);
+  Series& cs = file_->get(gid, base + "_codes", cname, H5T_STD_I8LE, H5T_NATIVE_INT8, 1, cols, path_);
+  Series& es = file_->get(gid, base + "_exponent", ename, H5T_STD_I8LE, H5T_NATIVE_INT8, 1, ng, path_);
+  if (fresh) {
+    write_int_attr(cs.ds.get(), "bits", bits, H5T_STD_I32LE, path_);
+    write_int_attr(cs.ds.get(), "group", group, H5T_STD_I32LE, path_);
+    write_int_attr(es.ds.get(), "group", group, H5T_STD_I32LE, path_);
+    cs.bits = bits;
+    cs.group = group;
+  } else if (cs.bits != bits || cs.group != group) {
+    fail(path_, cname + " has " + std::to_string(cs.bits) + " bits in groups of " + std::to_string(cs.group) +
+                    ", got a batch of " + std::to_string(bits) + " bits in groups of " + std::to_string(group));
+  }
+  std::vector<int8_t> erow(static_cast<size_t>(ng));
+  for (int64_t r = 0; r < rows; ++r) {
+    if (!opt_.tokens.contains(first_token + r)) continue;
+    cs.append(codes + r * cols, path_);
+    for (int64_t i = 0; i < ng; ++i) erow[i] = static_cast<int8_t>(exps[r * ng + i]);
+    es.append(erow.data(), path_);
+  }
 }
 
 void DumpWriter::finish() {

@@ -17,6 +17,8 @@
 
 namespace sm {
 
+class MambaModel;
+
 // A set of non-negative indices (layers or token positions): "0,3,5-7",
 // "64-" (64 and everything after), "" or "all" (everything).
 class IndexFilter {
@@ -51,14 +53,24 @@ struct DumpOptions {
   IndexFilter tokens;  // token positions (of the sequence) written
   bool logits = false;  // write /logits
   std::string model;    // root attribute `model` (the model's path)
-  std::string quantization = "{\"preset\":\"fp32\"}";  // JSON text
+  // Root attributes `quantization` (JSON text of the QuantConfig; empty =
+  // the fp32 preset's) and `rotation`; the constructor that takes a
+  // MambaModel sets both from the model.
+  std::string quantization;
   bool rotation = false;
+  // Root attribute `spec` (JSON text of the speculative settings) when not
+  // empty: the dump is the target replayed over a speculative run's
+  // committed sequence (docs/dump-format.md, "Speculative runs").
+  std::string spec;
 };
 
 class DumpWriter : public ActivationTap {
  public:
   // Creates PATH.tmp and writes the root attributes; throws sm::Error.
   DumpWriter(std::string path, const ModelConfig& cfg, DumpOptions opt);
+  // The same for `model`, with `quantization` = model.weights().quant.to_json()
+  // and `rotation` = its rotation flag (whatever opt said).
+  DumpWriter(std::string path, const MambaModel& model, DumpOptions opt);
   ~DumpWriter() override;  // unfinished: closes and removes PATH.tmp; never throws
   DumpWriter(const DumpWriter&) = delete;
   DumpWriter& operator=(const DumpWriter&) = delete;
@@ -80,8 +92,16 @@ class DumpWriter : public ActivationTap {
   bool wants(int layer, int64_t first_token, int64_t rows) const override;
   void on_tensor(int layer, const char* name, int64_t first_token, int64_t rows, int64_t cols,
                  const float* data, int64_t ld) override;
+  // Integer codes: /layers/<i>/<name>_codes (int8 [rows, cols], attributes
+  // bits and group) and /layers/<i>/<name>_exponent (int8 [rows,
+  // ceil(cols / group)], attribute group). An exponent outside int8 is an
+  // error naming the dataset and the token (never wrapped).
+  bool wants_codes() const override { return file_ != nullptr; }
+  void on_codes(int layer, const char* name, int64_t first_token, int64_t rows, int64_t cols, int bits,
+                int64_t group, const int8_t* codes, const int16_t* exps) override;
 
  private:
+  void check_tensor(int layer, const std::string& leaf, int64_t first_token, int64_t rows, int64_t cols) const;
   struct File;
   std::string path_;
   DumpOptions opt_;

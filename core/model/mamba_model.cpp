@@ -13,12 +13,93 @@
 #include "core/kernels/math_kernels.h"
 #include "core/kernels/ssm_kernels.h"
 #include "core/kernels/vector_ops.h"
+#include "core/quant/hadamard.h"
+#include "core/quant/quantizers.h"
 
 namespace sm {
 
 namespace {
 // Workspace slots.
 enum Slot { kHidden, kNormed, kProj, kConv, kXdbl, kDtIn, kDt, kY, kOut, kYcat, kTapLogits, kSlots };
+
+// ---- activation tap (dumps) --------------------------------------------------
+// Everything below runs only for a layer the tap wants (layer_tap_ set).
+
+// The codes of a quantized linear layer's input rows x[T][op.in()] (already
+// rotated where the layer rotates), quantized exactly as the layer does.
+void tap_linear_codes(ActivationTap* tap, int layer, int64_t first, const char* name, const LinearOp& op,
+                      const float* x, int64_t T) {
+  if (!op.is_quantized() || !tap->wants_codes()) return;
+  const ActQuantSpec& a = op.act_quant();
+  const quant::QuantizedActivations q =
+      quant::quantize_activations(x, T, op.in(), a.bits, a.group, a.exp_min, a.exp_max);
+  tap->on_codes(layer, name, first, T, op.in(), a.bits, a.group, q.codes.data(), q.exps.data());
+}
+
+// The input of a linear layer as its product consumes it: for a layer that
+// rotates its input online, `name` is the rotated row and NAME_unrotated the
+// row before the Hadamard transform. x is [T][op.in()], contiguous.
+void tap_linear_input(ActivationTap* tap, int layer, int64_t first, const std::string& name, const LinearOp& op,
+                      const float* x, int64_t T) {
+  const int64_t W = op.in();
+  if (!op.rotate_input()) {
+    tap->on_tensor(layer, name.c_str(), first, T, W, x, W);
+    tap_linear_codes(tap, layer, first, name.c_str(), op, x, T);
+    return;
+  }
+  std::vector<float> rot(static_cast<size_t>(T * W));
+  quant::transform_rows(x, rot.data(), T, W);  // what LinearOp::run computes
+  tap->on_tensor(layer, (name + "_unrotated").c_str(), first, T, W, x, W);
+  tap->on_tensor(layer, name.c_str(), first, T, W, rot.data(), W);
+  tap_linear_codes(tap, layer, first, name.c_str(), op, rot.data(), T);
+}
+
+// The power-of-two SSM's INT8 tensors of a batch: the scan of T tokens is
+// replayed step by step from the state it started from (S, [H][P][N]) with
+// the same quantizers and the same integer step as quant::pot_scan_mamba2,
+// so the codes are exactly the kernel's; the replay must reproduce the
+// scan's outputs ys [T][E] and final state bit for bit (else it fails).
+void tap_pot_codes(ActivationTap* tap, int layer, int64_t first, const ModelConfig& c, int64_t T,
+                   const float* xbc, int64_t xbc_stride, const float* dt_raw, int64_t dt_stride,
+                   const quant::PotSsmLayer& pl, const quant::SsmTables& tables, int64_t group,
+                   std::vector<float> S, const float* ys, const float* S_after, const std::string& where) {
+  const int64_t H = c.n_heads, Pd = c.head_dim, N = c.d_state, E = H * Pd;
+  const int64_t gE = (E + group - 1) / group, gN = (N + group - 1) / group;
+  std::vector<int8_t> xc(T * E), bc(T * N), cc(T * N), dc(T * H), yc(T * E);
+  std::vector<int16_t> xe(T * gE), be(T * gN), ce(T * gN), de(T * H), ye(T * gE);
+  const auto put = [](const quant::PotTensor& q, int8_t* codes, int16_t* exps) {
+    std::copy(q.codes.begin(), q.codes.end(), codes);
+    std::copy(q.exps.begin(), q.exps.end(), exps);
+  };
+  const quant::SsmShape shape{H, Pd, N};
+  for (int64_t t = 0; t < T; ++t) {
+    const float* row = xbc + t * xbc_stride;
+    const quant::PotTensor x = quant::quantize_pot(std::span<const float>(row, size_t(E)), group);
+    const quant::PotTensor dt = quant::quantize_pot(std::span<const float>(dt_raw + t * dt_stride, size_t(H)), 1);
+    const quant::PotTensor B = quant::quantize_pot(std::span<const float>(row + E, size_t(N)), group);
+    const quant::PotTensor C = quant::quantize_pot(std::span<const float>(row + E + N, size_t(N)), group);
+    const quant::PotTensor h = quant::quantize_pot(std::span<const float>(S.data(), S.size()), group);
+    const quant::SsmStepInt out = quant::ssm_step_mamba2_int(shape, x, dt, B, C, h, pl.params, tables, group);
+    S = quant::dequantize(out.h);
+    const std::vector<float> y = quant::dequantize(out.y);
+    if (y.size() != size_t(E) || std::memcmp(y.data(), ys + t * E, E * sizeof(float)) != 0)
+      fail(where, "dump: the PoT SSM codes of layer " + std::to_string(layer) + " token " +
+                      std::to_string(first + t) + " do not reproduce the scan's output");
+    put(x, &xc[t * E], &xe[t * gE]);
+    put(dt, &dc[t * H], &de[t * H]);
+    put(B, &bc[t * N], &be[t * gN]);
+    put(C, &cc[t * N], &ce[t * gN]);
+    put(out.y, &yc[t * E], &ye[t * gE]);
+  }
+  if (std::memcmp(S.data(), S_after, S.size() * sizeof(float)) != 0)
+    fail(where, "dump: the PoT SSM codes of layer " + std::to_string(layer) + " do not reproduce the scan's state");
+  tap->on_codes(layer, "x", first, T, E, 8, group, xc.data(), xe.data());
+  tap->on_codes(layer, "B", first, T, N, 8, group, bc.data(), be.data());
+  tap->on_codes(layer, "C", first, T, N, 8, group, cc.data(), ce.data());
+  tap->on_codes(layer, "dt_raw", first, T, H, 8, 1, dc.data(), de.data());
+  tap->on_codes(layer, "ssm_out", first, T, E, 8, group, yc.data(), ye.data());
+}
+
 }  // namespace
 
 std::unique_ptr<MambaModel> MambaModel::load(const std::string& dir) {
@@ -123,6 +204,7 @@ void MambaModel::forward_chunk(const int32_t* tokens, int64_t T, ModelState& sta
     float* u = buf(kNormed, T * D);
     for (int64_t t = 0; t < T; ++t)
       rms_norm(h + t * D, lw.norm, u + t * D, static_cast<int>(D), cfg_.norm_eps);
+    if (layer_tap_) tap_linear_input(layer_tap_, l, pos, "in_proj_in", w_->packed[l].in_proj, u, T);
     float* proj = buf(kProj, T * cfg_.in_proj_dim());
     w_->packed[l].in_proj.run(u, T, lw.in_proj_b, proj, cfg_.in_proj_dim(), pool_.get());
     tap_tensor("in_proj_out", T, cfg_.in_proj_dim(), proj, cfg_.in_proj_dim());
@@ -172,6 +254,7 @@ void MambaModel::mixer_mamba1(int l, int64_t T, LayerState& st) {
     causal_conv_silu(proj, P, T, E, K, lw.conv_wT, lw.conv_b, st.conv.data(), xc, c0, c1);
   });
   tap_tensor("conv_out", T, E, xc, E);
+  if (layer_tap_) tap_linear_codes(layer_tap_, l, tap_first_, "conv_out", w_->packed[l].x_proj, xc, T);
   const int64_t XD = R + 2 * N;
   float* xdbl = buf(kXdbl, T * XD);
   w_->packed[l].x_proj.run(xc, T, nullptr, xdbl, XD, pool_.get());
@@ -179,6 +262,7 @@ void MambaModel::mixer_mamba1(int l, int64_t T, LayerState& st) {
   tap_tensor("C", T, N, xdbl + R + N, XD);
   float* dtin = buf(kDtIn, T * R);
   for (int64_t t = 0; t < T; ++t) std::memcpy(dtin + t * R, xdbl + t * XD, R * sizeof(float));
+  if (layer_tap_) tap_linear_input(layer_tap_, l, tap_first_, "dt_proj_in", w_->packed[l].dt_proj, dtin, T);
   float* dt = buf(kDt, T * E);
   w_->packed[l].dt_proj.run(dtin, T, lw.dt_proj_b, dt, E, pool_.get());
   softplus_clamp(dt, nullptr, dt, T * E, cfg_.dt_min, cfg_.dt_max);
@@ -189,7 +273,7 @@ void MambaModel::mixer_mamba1(int l, int64_t T, LayerState& st) {
   });
   tap_tensor("ssm_out", T, E, y, E);
   for (int64_t t = 0; t < T; ++t) mul_silu(y + t * E, proj + t * P + E, E);
-  tap_tensor("out_proj_in", T, E, y, E);
+  if (layer_tap_) tap_linear_input(layer_tap_, l, tap_first_, "out_proj_in", w_->packed[l].out_proj, y, T);
   float* out = buf(kOut, T * cfg_.d_model);
   w_->packed[l].out_proj.run(y, T, lw.out_proj_b, out, cfg_.d_model, pool_.get());
 }
@@ -212,6 +296,10 @@ void MambaModel::mixer_mamba2(int l, int64_t T, LayerState& st) {
   tap_tensor("C", T, G * N, xbc + E + G * N, C);
   float* dt = buf(kDt, T * H);
   const bool pot = !w_->pot_ssm.empty();
+  if (pot) {  // the PoT SSM's own inputs: x, and dt before dt_bias and softplus
+    tap_tensor("x", T, E, xbc, C);
+    tap_tensor("dt_raw", T, H, proj + off_dt, P);
+  }
   for (int64_t t = 0; t < T; ++t)
     softplus_clamp(proj + t * P + off_dt, lw.dt_bias, dt + t * H, H, cfg_.dt_min, cfg_.dt_max);
   tap_tensor("dt", T, H, dt, H);
@@ -222,6 +310,9 @@ void MambaModel::mixer_mamba2(int l, int64_t T, LayerState& st) {
   float* y = ycat + M;
   // scan writes y with row stride E; use a temporary when M > 0.
   float* ys = M ? buf(kY, T * E) : ycat;
+  const bool pot_codes = pot && layer_tap_ && layer_tap_->wants_codes();
+  std::vector<float> S0;
+  if (pot_codes) S0 = st.ssm;  // the state the scan starts from, for the codes' replay
   parallel(T * E * N * 2, H, 1, [&](int64_t h0, int64_t h1) {
     if (pot)
       quant::pot_scan_mamba2(T, H, Pd, N, xbc, C, dt, H, w_->pot_ssm[l], *w_->ssm_tables,
@@ -230,6 +321,9 @@ void MambaModel::mixer_mamba2(int l, int64_t T, LayerState& st) {
       scan_mamba2(T, H, Pd, N, G, xbc, C, dt, lw.A, lw.D, st.ssm.data(), ys, h0, h1);
   });
   tap_tensor("ssm_out", T, E, ys, E);  // the scan writes row stride E in both cases
+  if (pot_codes)
+    tap_pot_codes(layer_tap_, l, tap_first_, cfg_, T, xbc, C, proj + off_dt, P, w_->pot_ssm[l], *w_->ssm_tables,
+                  w_->quant.ssm.group, std::move(S0), ys, st.ssm.data(), where_);
   if (M) {
     for (int64_t t = 0; t < T; ++t) {
       std::memcpy(y + t * YW, ys + t * E, E * sizeof(float));
@@ -240,7 +334,7 @@ void MambaModel::mixer_mamba2(int l, int64_t T, LayerState& st) {
     }
   }
   gated_rms_norm(y, YW, proj + off_z, P, T, E, G, lw.gnorm, cfg_.norm_eps);
-  tap_tensor("out_proj_in", T, YW, ycat, YW);
+  if (layer_tap_) tap_linear_input(layer_tap_, l, tap_first_, "out_proj_in", w_->packed[l].out_proj, ycat, T);
   float* out = buf(kOut, T * cfg_.d_model);
   w_->packed[l].out_proj.run(ycat, T, lw.out_proj_b, out, cfg_.d_model, pool_.get());
 }

@@ -153,7 +153,10 @@ expect_ok "generate --dump" "." "$BIN" generate "$TMP/m2" --prompt-ids 5,6,7 -n 
 # 3 prompt tokens + 5 decode steps (the last generated token is never run) = 8 rows.
 expect_ok "dump-info lists layers and shapes" "/layers/1/mixer_out +\[8, 64\]" "$BIN" dump-info "$TMP/d.h5"
 out=$("$BIN" dump-info "$TMP/d.h5" --json)
-[[ $(json_get 'd["attributes"]["format"] == "specmamba-dump" and d["attributes"]["version"] == 1 and d["attributes"]["quantization"] == {"preset": "fp32"} and d["attributes"]["rotation"] is False' <<<"$out") == True ]] && ok || bad "dump-info --json attributes: $(head -c 300 <<<"$out")"
+[[ $(json_get 'd["attributes"]["format"] == "specmamba-dump" and d["attributes"]["version"] == 1 and d["attributes"]["quantization"]["name"] == "fp32" and d["attributes"]["quantization"]["pot_ssm"] is False and d["attributes"]["rotation"] is False and "spec" not in d["attributes"]' <<<"$out") == True ]] && ok || bad "dump-info --json attributes: $(head -c 300 <<<"$out")"
+# fp32: float tensors only (no _codes / _exponent / _unrotated), no rotation table
+[[ $(json_get 'not any(x["name"].endswith(("_codes", "_exponent", "_unrotated")) for x in d["datasets"]) and all(x["dtype"] == "float32" for x in d["datasets"] if x["name"].startswith("/layers/")) and d["rotation_outliers"] == []' <<<"$out") == True ]] && ok || bad "fp32 dump has no codes datasets"
+[[ $(json_get '{x["name"]: x["shape"] for x in d["datasets"]}["/layers/0/in_proj_in"] == [8, 64]' <<<"$out") == True ]] && ok || bad "dump has in_proj_in"
 [[ $(json_get '{x["name"]: x["shape"] for x in d["datasets"]}["/logits"] == [8, 256] and {x["name"]: x["shape"] for x in d["datasets"]}["/tokens"] == [8]' <<<"$out") == True ]] && ok || bad "dump-info --json shapes"
 [[ $(json_get 'all(k in [x for x in d["datasets"] if x["name"] == "/layers/0/hidden_in"][0] for k in ("min", "max", "mean", "std", "channel_absmax", "outliers"))' <<<"$out") == True ]] && ok || bad "dump-info --json statistics"
 "$BIN" generate "$TMP/m2" --prompt-ids 5,6,7 -n 6 --dump "$TMP/f.h5" --dump-layers 1 --dump-tokens 0-2 --json >/dev/null || bad "generate with dump filters"
@@ -166,9 +169,60 @@ expect_rc "bad --dump-layers" 2 "--dump-layers: '1,x'|--dump-layers: 'x'" "$BIN"
 expect_rc "--dump-layers past the model" 2 "--dump-layers: layer 9 does not exist" "$BIN" generate "$TMP/m2" --prompt a --dump "$TMP/x.h5" --dump-layers 0,9
 expect_rc "bad --dump-tokens" 2 "--dump-tokens" "$BIN" eval "$TMP/m2" --text "$TMP/t.txt" --dump "$TMP/x.h5" --dump-tokens 9-3
 expect_rc "--dump-layers without --dump" 2 "--dump-layers needs --dump FILE" "$BIN" generate "$TMP/m2" --prompt a --dump-layers 0
-expect_rc "--dump with --tree" 2 "--dump is not supported with speculative decoding" "$BIN" generate "$TMP/m2" --prompt a --tree 2,1 --dump "$TMP/x.h5"
-expect_rc "--dump with --draft" 2 "not supported" "$BIN" generate "$TMP/m2" --draft "$TMP/m2b" --prompt a --dump "$TMP/x.h5"
+expect_rc "--dump and --trace on one file" 2 "--dump and --trace name the same file" "$BIN" generate "$TMP/m2" --draft "$TMP/m2b" --prompt a --dump "$TMP/x.h5" --trace "$TMP/./x.h5"
+expect_rc "speculative --dump-layers past the model" 2 "--dump-layers: layer 9 does not exist" "$BIN" generate "$TMP/m2" --draft "$TMP/m2b" --prompt a --dump "$TMP/x.h5" --dump-layers 0,9
+expect_rc "speculative --dump-logits without --dump" 2 "--dump-logits needs --dump FILE" "$BIN" generate "$TMP/m2" --tree 2,1 --prompt a --dump-logits
 [[ ! -e "$TMP/x.h5" && ! -e "$TMP/x.h5.tmp" ]] && ok || bad "refused dumps leave no file"
+
+# speculative dumps: the target replayed over the committed sequence equals the plain run's dump
+"$BIN" generate "$TMP/m2" --prompt-ids 5,6,7 -n 16 --dump "$TMP/pg.h5" --dump-logits --json >"$TMP/pg.json" || bad "plain generate --dump"
+"$BIN" generate "$TMP/m2" --draft "$TMP/m2b" --tree 2,2,1 --verify dfs --prompt-ids 5,6,7 -n 16 --dump "$TMP/sg.h5" --dump-logits --json >"$TMP/sg.json" || bad "speculative generate --dump"
+[[ "$(json_get 'd["ids"]' <"$TMP/sg.json")" == "$(json_get 'd["ids"]' <"$TMP/pg.json")" && $(json_get 'd["dump"]' <"$TMP/sg.json") == "$TMP/sg.h5" ]] && ok || bad "speculative --dump: same ids, dump reported"
+"$BIN" dump-info "$TMP/pg.h5" --json >"$TMP/pg.info" && "$BIN" dump-info "$TMP/sg.h5" --json >"$TMP/sg.info" || bad "dump-info of the speculative pair"
+python3 - "$TMP/pg.info" "$TMP/sg.info" <<'PY' && ok || bad "speculative dump == plain dump (dump-info statistics of every dataset)"
+import json, sys
+p, s = (json.load(open(f)) for f in sys.argv[1:3])
+assert p["datasets"] == s["datasets"], "datasets differ"
+sp = s["attributes"].pop("spec")
+assert sp["tree"] == "2,2,1" and sp["verify"] == "dfs" and sp["draft"].endswith("m2b"), sp
+assert "spec" not in p["attributes"]
+for k in ("format", "version", "config", "quantization", "rotation", "tokens_run", "has_logits"):
+    assert p["attributes"][k] == s["attributes"][k], k
+PY
+"$BIN" generate --tree 1,1,1 --prompt "In" -n 6 --dump "$TMP/st.h5" --dump-layers 1 --dump-tokens 0-1 >/dev/null 2>"$TMP/err" && grep -q "replayed over the committed sequence" "$TMP/err" && ok || bad "--tree alone with --dump filters: $(cat "$TMP/err")"
+expect_ok "dump-info of a speculative dump shows spec" '^spec +\{' "$BIN" dump-info "$TMP/st.h5"
+
+# quantized dumps (the shipped pair, w4a4 with the PoT SSM): codes and exponents beside the floats; rotation before/after
+"$BIN" quantize "$ROOT/data/models/mamba2-target" --preset w4a4 --out "$TMP/q4" >/dev/null || bad "quantize w4a4"
+"$BIN" quantize "$ROOT/data/models/mamba2-draft" --preset w4a4 --no-rotation --out "$TMP/q4nr" >/dev/null || bad "quantize w4a4 --no-rotation"
+"$BIN" generate "$TMP/q4" --prompt-ids 5,6,7 -n 6 --dump "$TMP/q.h5" >/dev/null 2>&1 || bad "generate --dump of a w4a4 model"
+"$BIN" dump-info "$TMP/q.h5" --json >"$TMP/q.info" || bad "dump-info of a w4a4 dump"
+python3 - "$TMP/q.info" <<'PY' && ok || bad "w4a4 dump: codes datasets, bits, quantization and rotation attributes"
+import json, sys
+d = json.load(open(sys.argv[1]))
+a = d["attributes"]
+assert a["quantization"]["name"] == "w4a4" and a["quantization"]["rotation"] is True and a["rotation"] is True
+ds = {x["name"]: x for x in d["datasets"]}
+for t, bits in (("in_proj_in", 4), ("out_proj_in", 4), ("x", 8), ("B", 8), ("C", 8), ("dt_raw", 8), ("ssm_out", 8)):
+    c, e, f = ds["/layers/1/%s_codes" % t], ds["/layers/1/%s_exponent" % t], ds["/layers/1/" + t]
+    assert c["dtype"] == "int8" and e["dtype"] == "int8" and c["bits"] == bits, t
+    assert c["shape"] == f["shape"] and e["shape"] == [f["shape"][0], f["shape"][1] // c["group"]], t
+    q = (1 << (bits - 1)) - 1
+    assert -q <= c["min"] <= c["max"] <= q and c["max"] > 0 and 0 <= c["saturated"] <= c["count"], t
+assert "/layers/0/out_proj_in_unrotated" in ds and "/layers/0/mixer_out_codes" not in ds
+r = d["rotation_outliers"]
+assert [x["name"] for x in r] == ["/layers/%d/out_proj_in" % i for i in d["layers"]], r
+assert all(x["unrotated"] == x["name"] + "_unrotated" and x["outliers_before"] >= 0 for x in r)
+PY
+expect_ok "dump-info text: codes bits" "out_proj_in_codes .* 4-bit codes, group 8" "$BIN" dump-info "$TMP/q.h5"
+expect_ok "dump-info text: outliers before -> after rotation" "/layers/0/out_proj_in +outliers +[0-9]+ -> [0-9]+" "$BIN" dump-info "$TMP/q.h5"
+"$BIN" eval "$TMP/q4nr" --text "$TMP/t.txt" --dump "$TMP/qe.h5" --dump-layers 0 --json >/dev/null || bad "eval --dump of an unrotated w4a4 model"
+out=$("$BIN" dump-info "$TMP/qe.h5" --json)
+[[ $(json_get 'd["attributes"]["rotation"] is False and d["rotation_outliers"] == [] and "/layers/0/out_proj_in_codes" in [x["name"] for x in d["datasets"]] and not any(x["name"].endswith("_unrotated") for x in d["datasets"])' <<<"$out") == True ]] && ok || bad "unrotated w4a4 dump: codes, no _unrotated"
+"$BIN" generate "$TMP/q4" --draft "$TMP/q4nr" --tree 2,1 --prompt-ids 5,6,7 -n 8 --dump "$TMP/qs.h5" --json >/dev/null || bad "speculative --dump with quantized models"
+"$BIN" generate "$TMP/q4" --prompt-ids 5,6,7 -n 8 --dump "$TMP/qp.h5" --json >/dev/null || bad "quantized plain --dump"
+a=$("$BIN" dump-info "$TMP/qs.h5" --json | json_get 'd["datasets"]'); b=$("$BIN" dump-info "$TMP/qp.h5" --json | json_get 'd["datasets"]')
+[[ -n "$a" && "$a" == "$b" ]] && ok || bad "quantized speculative dump == plain dump"
 expect_err "dump-info of a missing file" "$TMP/none.h5: no such file" "$BIN" dump-info "$TMP/none.h5"
 expect_err "dump-info of a text file" "t.txt: not an HDF5 file" "$BIN" dump-info "$TMP/t.txt"
 "$BIN" generate "$TMP/m2" --draft "$TMP/m2b" --prompt-ids 5,6,7 -n 4 --tree 2,1 --trace "$TMP/trace.h5" >/dev/null 2>&1

@@ -20,10 +20,18 @@
 #include "tests/core/temp_dir.h"
 #include "core/dump/activation_tap.h"
 #include "core/dump/dump_reader.h"
+#include "core/dump/dump_replay.h"
 #include "core/dump/dump_writer.h"
 #include "core/io/error.h"
+#include "core/model/generator.h"
 #include "core/model/mamba_model.h"
 #include "core/model/random_model.h"
+#include "core/quant/hadamard.h"
+#include "core/quant/quantize_model.h"
+#include "core/quant/quantizers.h"
+#include "core/quant/ssm_quant.h"
+#include "core/spec/spec_decoder.h"
+#include "core/tokenizer/tokenizer.h"
 #include "core/trace/spec_events.h"
 
 // The HDF5 C API writes the foreign and wrong-version files (Debian's header
@@ -41,6 +49,7 @@ namespace {
 using sm_test::TempDir;
 
 std::string target_dir() { return std::string(SPECMAMBA_TEST_DATA) + "/../../data/models/mamba2-target"; }
+std::string draft_dir() { return std::string(SPECMAMBA_TEST_DATA) + "/../../data/models/mamba2-draft"; }
 
 std::string error_of(const std::function<void()>& f) {
   try {
@@ -132,9 +141,14 @@ void check_definitions(const sm::DumpReader& r, const sm::MambaModel& m) {
     SCOPED_TRACE("layer " + std::to_string(l));
     const auto& lw = w.layers[l];
     const std::string g = "/layers/" + std::to_string(l) + "/";
+    // A rotated model: out_proj_in is the rotated row out_proj consumes, and
+    // out_proj_in_unrotated the row the definition below gives.
+    const bool rotated = r.has(g + "out_proj_in_unrotated");
+    EXPECT_EQ(rotated, w.packed[l].out_proj.rotate_input());
     const Mat h = get(r, g + "hidden_in"), proj = get(r, g + "in_proj_out"), conv = get(r, g + "conv_out"),
               dt = get(r, g + "dt"), B = get(r, g + "B"), C = get(r, g + "C"), y = get(r, g + "ssm_out"),
-              yin = get(r, g + "out_proj_in"), out = get(r, g + "mixer_out");
+              yin = get(r, g + (rotated ? "out_proj_in_unrotated" : "out_proj_in")),
+              prod_in = get(r, g + "out_proj_in"), out = get(r, g + "mixer_out"), uin = get(r, g + "in_proj_in");
     const int64_t T = h.rows;
     // in_proj_out = in_proj(RMSNorm(hidden_in) * norm.weight)
     Mat u{T, D, std::vector<float>(T * D)};
@@ -144,8 +158,15 @@ void check_definitions(const sm::DumpReader& r, const sm::MambaModel& m) {
       const double inv = 1.0 / std::sqrt(ss / D + c.norm_eps);
       for (int64_t i = 0; i < D; ++i) u.v[t * D + i] = float(h.at(t, i) * inv * lw.norm[i]);
     }
-    EXPECT_LT(rel_err(proj, linear(u, 0, D, lw.in_proj, lw.in_proj_b, P)), kTol) << "in_proj_out";
-    EXPECT_LT(rel_err(out, linear(yin, 0, yin.cols, lw.out_proj, lw.out_proj_b, D)), kTol) << "mixer_out";
+    // in_proj_in = RMSNorm(hidden_in) * norm.weight
+    EXPECT_LT(rel_err(uin, std::vector<double>(u.v.begin(), u.v.end())), kTol) << "in_proj_in";
+    EXPECT_LT(rel_err(proj, linear(uin, 0, D, lw.in_proj, lw.in_proj_b, P)), kTol) << "in_proj_out";
+    EXPECT_LT(rel_err(out, linear(prod_in, 0, prod_in.cols, lw.out_proj, lw.out_proj_b, D)), kTol) << "mixer_out";
+    if (rotated) {  // out_proj_in = H out_proj_in_unrotated, exactly as the layer computes it
+      std::vector<float> rot(yin.v.size());
+      sm::quant::transform_rows(yin.v.data(), rot.data(), yin.rows, yin.cols);
+      EXPECT_TRUE(bit_equal(rot, prod_in.v.data(), prod_in.v.size())) << "out_proj_in = transform_rows(unrotated)";
+    }
     std::vector<double> ys(T * E), yo;
     if (c.arch == sm::Arch::Mamba1) {
       const int64_t R = c.dt_rank;
@@ -160,7 +181,12 @@ void check_definitions(const sm::DumpReader& r, const sm::MambaModel& m) {
         }
       EXPECT_LT(rel_err(B, wb), kTol) << "B";
       EXPECT_LT(rel_err(C, wc), kTol) << "C";
-      Mat dtin{T, R + 2 * N, std::vector<float>(xdbl.begin(), xdbl.end())};
+      const Mat dtin = get(r, g + "dt_proj_in");  // x_proj(conv_out)[0 : R]
+      ASSERT_EQ(dtin.cols, R);
+      std::vector<double> wdtin(T * R);
+      for (int64_t t = 0; t < T; ++t)
+        for (int64_t i = 0; i < R; ++i) wdtin[t * R + i] = xdbl[t * (R + 2 * N) + i];
+      EXPECT_LT(rel_err(dtin, wdtin), kTol) << "dt_proj_in";
       auto wdt = linear(dtin, 0, R, lw.dt_proj, lw.dt_proj_b, E);
       for (double& v : wdt) v = softplus(v);
       EXPECT_LT(rel_err(dt, wdt), kTol) << "dt";
@@ -253,10 +279,19 @@ sm::DumpOptions all_options(const std::string& model) {
   return o;
 }
 
-std::vector<std::string> layer_tensor_names(int l) {
+// The float tensors of a layer of an fp32, unrotated model, in the reader's order.
+std::vector<std::string> layer_tensor_names(int l, sm::Arch arch = sm::Arch::Mamba2) {
   std::vector<std::string> v;
-  for (const char* n : sm::kDumpLayerTensors) v.push_back("/layers/" + std::to_string(l) + "/" + n);
+  for (const char* n : {"hidden_in", "in_proj_in", "in_proj_out", "conv_out", "B", "C", "dt_proj_in", "dt",
+                        "ssm_out", "out_proj_in", "mixer_out"}) {
+    if (std::string(n) == "dt_proj_in" && arch != sm::Arch::Mamba1) continue;
+    v.push_back("/layers/" + std::to_string(l) + "/" + n);
+  }
   return v;
+}
+
+bool ends_with(const std::string& s, const std::string& suf) {
+  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
 }
 
 TEST(Dump, ShippedTargetRoundTrip) {
@@ -273,7 +308,7 @@ TEST(Dump, ShippedTargetRoundTrip) {
   std::vector<float> got(T * V);
   sm::ModelState st = m->new_state();
   {
-    sm::DumpWriter w(path, m->config(), all_options(target_dir()));
+    sm::DumpWriter w(path, *m, all_options(target_dir()));
     EXPECT_TRUE(fs::exists(w.temp_path()));
     m->set_tap(&w);
     m->forward(ids, st, got.data(), sm::MambaModel::Logits::All);
@@ -290,7 +325,9 @@ TEST(Dump, ShippedTargetRoundTrip) {
   EXPECT_EQ(a.format, "specmamba-dump");
   EXPECT_EQ(a.version, 1);
   EXPECT_EQ(a.model, target_dir());
-  EXPECT_EQ(nlohmann::json::parse(a.quantization), nlohmann::json::parse("{\"preset\":\"fp32\"}"));
+  // The model's own QuantConfig (the fp32 preset), not a placeholder.
+  EXPECT_EQ(nlohmann::json::parse(a.quantization), m->weights().quant.to_json());
+  EXPECT_EQ(nlohmann::json::parse(a.quantization)["name"], "fp32");
   EXPECT_FALSE(a.rotation);
   const auto cfg = nlohmann::json::parse(a.config);
   EXPECT_EQ(cfg["arch"], "mamba2");
@@ -300,6 +337,7 @@ TEST(Dump, ShippedTargetRoundTrip) {
   for (const auto& [k, v] : a.all) names.insert(k);
   for (const char* k : {"format", "version", "model", "config", "quantization", "rotation"})
     EXPECT_TRUE(names.count(k)) << k;
+  EXPECT_FALSE(names.count("spec")) << "a plain run is not speculative";
 
   EXPECT_EQ(r.tokens(), ids);
   std::vector<int64_t> all_idx(T);
@@ -315,7 +353,12 @@ TEST(Dump, ShippedTargetRoundTrip) {
   want.push_back("/logits");
   std::vector<std::string> have;
   for (const auto& d : r.datasets()) have.push_back(d.name);
-  EXPECT_EQ(have, want);
+  EXPECT_EQ(have, want);  // fp32: no _codes, _exponent or _unrotated datasets
+  for (const auto& d : r.datasets()) {
+    EXPECT_EQ(d.integer, d.name == "/tokens" || d.name == "/token_index") << d.name;
+    EXPECT_EQ(d.dtype, d.integer ? (d.name == "/tokens" ? "int32" : "int64") : "float32") << d.name;
+  }
+  EXPECT_EQ(r.info("/layers/2/in_proj_in").shape, (std::vector<int64_t>{T, c.d_model}));
   const int64_t GN = int64_t(c.n_groups) * c.d_state;
   EXPECT_EQ(r.info("/layers/2/in_proj_out").shape, (std::vector<int64_t>{T, c.in_proj_dim()}));
   EXPECT_EQ(r.info("layers/2/conv_out").shape, (std::vector<int64_t>{T, c.conv_dim()}));
@@ -443,8 +486,8 @@ TEST(Dump, ModelCallsTheTapOnlyForWantedLayers) {
   m->forward(bytes_of("abc"), st, lg.data(), sm::MambaModel::Logits::Last);
   m->set_tap(nullptr);
   std::vector<std::string> want;
-  for (const char* n : {"hidden_in", "in_proj_out", "conv_out", "B", "C", "dt", "ssm_out", "out_proj_in",
-                        "mixer_out"})
+  for (const char* n : {"hidden_in", "in_proj_in", "in_proj_out", "conv_out", "B", "C", "dt", "ssm_out",
+                        "out_proj_in", "mixer_out"})
     want.push_back(std::string("1/") + n);
   EXPECT_EQ(rec.calls, want);
   EXPECT_EQ(rec.tokens, 3);
@@ -487,6 +530,13 @@ TEST(Dump, RandomMamba1RoundTripAcrossChunkBoundaries) {
   EXPECT_EQ(r.info("/layers/0/B").shape, (std::vector<int64_t>{T, c.d_state}));
   EXPECT_EQ(r.info("/layers/0/dt").shape, (std::vector<int64_t>{T, c.d_inner}));
   EXPECT_EQ(r.info("/layers/0/out_proj_in").shape, (std::vector<int64_t>{T, c.d_inner}));
+  EXPECT_EQ(r.info("/layers/0/dt_proj_in").shape, (std::vector<int64_t>{T, c.dt_rank}));
+  std::vector<std::string> want = {"/tokens", "/token_index"}, have;
+  for (int l = 0; l < c.n_layer; ++l)
+    for (const auto& n : layer_tensor_names(l, sm::Arch::Mamba1)) want.push_back(n);
+  want.push_back("/logits");
+  for (const auto& d : r.datasets()) have.push_back(d.name);
+  EXPECT_EQ(have, want);
   EXPECT_TRUE(bit_equal(r.read("/logits", 0, T), ref.data(), ref.size()));
   EXPECT_EQ(r.tokens(), ids);
   check_residual(r, *m, ids);
@@ -666,6 +716,377 @@ TEST(Dump, TemporaryFileNeverRemains) {
   sm::DumpReader r(p6);
   EXPECT_TRUE(r.tokens().empty());
   EXPECT_EQ(r.info("/tokens").rows(), 0);
+}
+
+// ---- quantized models, rotation, speculative runs ------------------------------
+
+std::string quantized_copy(const TempDir& tmp, const std::string& src, const std::string& preset, bool rotation,
+                           const std::string& name) {
+  const std::string dst = tmp.file(name);
+  auto q = sm::quant::QuantConfig::preset(preset, rotation);
+  if (q.linear_weights.quantized())  // as `specmamba quantize` does
+    q.linear_weights.group = q.lm_head_weights.group = static_cast<int>(sm::quant::default_weight_group(src));
+  sm::quant::quantize_model(src, dst, q);
+  return dst;
+}
+
+// Dumps `ids` (one forward, several batches) with every layer and the logits;
+// checks that the tap (codes included) changes neither logits nor state.
+void dump_forward(sm::MambaModel& m, const std::string& path, const std::vector<int32_t>& ids) {
+  const int64_t V = m.vocab_size(), T = static_cast<int64_t>(ids.size());
+  std::vector<float> ref(T * V), got(T * V);
+  sm::ModelState rs = m.new_state(), gs = m.new_state();
+  m.forward(ids, rs, ref.data(), sm::MambaModel::Logits::All);
+  sm::DumpWriter w(path, m, all_options(m.where()));
+  m.set_tap(&w);
+  m.forward(ids, gs, got.data(), sm::MambaModel::Logits::All);
+  m.set_tap(nullptr);
+  w.finish();
+  EXPECT_TRUE(bit_equal(ref, got.data(), got.size())) << "the tap changes the logits";
+  EXPECT_TRUE(gs == rs) << "the tap changes the state";
+}
+
+// code * 2^exp of a dumped codes dataset, as float (exact: int8 codes, small exponents).
+std::vector<float> dequantized(const sm::DumpReader& r, const std::string& name) {
+  const Mat cd = get(r, name + "_codes"), ex = get(r, name + "_exponent");
+  const int64_t group = r.info(name + "_codes").group;
+  std::vector<float> v(cd.v.size());
+  for (int64_t t = 0; t < cd.rows; ++t)
+    for (int64_t c = 0; c < cd.cols; ++c)
+      v[t * cd.cols + c] = float(std::ldexp(double(cd.at(t, c)), int(ex.at(t, c / group))));
+  return v;
+}
+
+// NAME_codes / NAME_exponent of a quantized linear layer's input are exactly
+// quantize_activations of the float NAME dataset with the layer's settings.
+void check_linear_codes(const sm::DumpReader& r, const std::string& name, const sm::LinearOp& op) {
+  SCOPED_TRACE(name);
+  ASSERT_TRUE(op.is_quantized());
+  const sm::ActQuantSpec& a = op.act_quant();
+  const Mat f = get(r, name), cd = get(r, name + "_codes"), ex = get(r, name + "_exponent");
+  const auto ci = r.info(name + "_codes"), ei = r.info(name + "_exponent");
+  EXPECT_EQ(ci.dtype, "int8");
+  EXPECT_EQ(ei.dtype, "int8");
+  EXPECT_EQ(ci.bits, a.bits);
+  EXPECT_EQ(ci.group, a.group);
+  EXPECT_EQ(ei.group, a.group);
+  ASSERT_EQ(ci.shape, (std::vector<int64_t>{f.rows, f.cols}));
+  ASSERT_EQ(ei.shape, (std::vector<int64_t>{f.rows, f.cols / a.group}));
+  const auto q = sm::quant::quantize_activations(f.v.data(), f.rows, f.cols, a.bits, a.group, a.exp_min, a.exp_max);
+  int64_t bad_codes = 0, bad_exps = 0, nonzero = 0;
+  for (size_t i = 0; i < q.codes.size(); ++i) {
+    bad_codes += cd.v[i] != float(q.codes[i]);
+    nonzero += q.codes[i] != 0;
+  }
+  for (size_t i = 0; i < q.exps.size(); ++i) bad_exps += ex.v[i] != float(q.exps[i]);
+  EXPECT_EQ(bad_codes, 0);
+  EXPECT_EQ(bad_exps, 0);
+  EXPECT_GT(nonzero, int64_t(q.codes.size() / 4));
+  // The dequantized codes reproduce quantize_activations' values bit for bit.
+  const std::vector<float> deq = sm::quant::dequantize(q);
+  EXPECT_TRUE(bit_equal(dequantized(r, name), deq.data(), deq.size()));
+}
+
+// NAME_codes / NAME_exponent of a PoT SSM input: quantize_pot of each row of the float dataset.
+void check_pot_codes(const sm::DumpReader& r, const std::string& name, int64_t group) {
+  SCOPED_TRACE(name);
+  const Mat f = get(r, name), cd = get(r, name + "_codes"), ex = get(r, name + "_exponent");
+  EXPECT_EQ(r.info(name + "_codes").bits, 8);
+  EXPECT_EQ(r.info(name + "_codes").group, group);
+  ASSERT_EQ(cd.cols, f.cols);
+  ASSERT_EQ(ex.cols, (f.cols + group - 1) / group);
+  int64_t bad = 0;
+  for (int64_t t = 0; t < f.rows; ++t) {
+    const auto q = sm::quant::quantize_pot(std::span<const float>(&f.v[t * f.cols], size_t(f.cols)), group);
+    for (int64_t c = 0; c < f.cols; ++c) bad += cd.at(t, c) != float(q.codes[c]);
+    for (int64_t i = 0; i < ex.cols; ++i) bad += ex.at(t, i) != float(q.exps[i]);
+  }
+  EXPECT_EQ(bad, 0);
+}
+
+TEST(Dump, QuantizedW4A4DumpHasTheKernelsCodes) {
+  TempDir tmp;
+  const std::string dir = quantized_copy(tmp, target_dir(), "w4a4", true, "w4a4");
+  auto m = sm::MambaModel::load(dir);
+  const auto& c = m->config();
+  const auto& w = m->weights();
+  ASSERT_TRUE(w.quant.pot_ssm && w.quant.rotation);
+  m->set_chunk(7);  // several batches per forward
+  const auto ids = bytes_of("In the beginning God created the heaven");
+  const int64_t T = static_cast<int64_t>(ids.size());
+  const std::string path = tmp.file("q.h5");
+  dump_forward(*m, path, ids);
+
+  sm::DumpReader r(path);
+  EXPECT_EQ(nlohmann::json::parse(r.attributes().quantization), w.quant.to_json());
+  EXPECT_EQ(nlohmann::json::parse(r.attributes().quantization)["name"], "w4a4");
+  EXPECT_TRUE(r.attributes().rotation);
+  const int64_t E = c.d_inner, H = c.n_heads, N = c.d_state, G = w.quant.ssm.group;
+  const int64_t off_dt = 2 * c.d_mlp + E + c.conv_dim();
+  for (int l = 0; l < c.n_layer; ++l) {
+    SCOPED_TRACE("layer " + std::to_string(l));
+    const std::string g = "/layers/" + std::to_string(l) + "/";
+    const auto& pl = w.packed[l];
+    // The inputs of the integer linear layers, as the layers quantize them.
+    check_linear_codes(r, g + "in_proj_in", pl.in_proj);
+    check_linear_codes(r, g + "out_proj_in", pl.out_proj);
+    // out_proj_in is the rotated row the product consumes.
+    const Mat un = get(r, g + "out_proj_in_unrotated"), rot = get(r, g + "out_proj_in");
+    std::vector<float> want(un.v.size());
+    sm::quant::transform_rows(un.v.data(), want.data(), un.rows, un.cols);
+    EXPECT_TRUE(bit_equal(want, rot.v.data(), rot.v.size())) << "transform_rows(out_proj_in_unrotated)";
+    // The PoT SSM's inputs: x and dt_raw are exact slices, their codes quantize_pot's.
+    const Mat conv = get(r, g + "conv_out"), proj = get(r, g + "in_proj_out"), x = get(r, g + "x"),
+              dtr = get(r, g + "dt_raw");
+    ASSERT_EQ(x.cols, E);
+    ASSERT_EQ(dtr.cols, H);
+    for (int64_t t = 0; t < T; ++t) {
+      EXPECT_EQ(std::memcmp(&x.v[t * E], &conv.v[t * conv.cols], E * sizeof(float)), 0);
+      EXPECT_EQ(std::memcmp(&dtr.v[t * H], &proj.v[t * proj.cols + off_dt], H * sizeof(float)), 0);
+    }
+    check_pot_codes(r, g + "x", G);
+    check_pot_codes(r, g + "B", G);
+    check_pot_codes(r, g + "C", G);
+    check_pot_codes(r, g + "dt_raw", 1);
+    // ssm_out's codes are the integer step's output: they dequantize to ssm_out exactly.
+    const Mat y = get(r, g + "ssm_out");
+    EXPECT_EQ(r.info(g + "ssm_out_codes").bits, 8);
+    EXPECT_EQ(r.info(g + "ssm_out_exponent").shape, (std::vector<int64_t>{T, E / G}));
+    EXPECT_TRUE(bit_equal(dequantized(r, g + "ssm_out"), y.v.data(), y.v.size()));
+    EXPECT_EQ(r.info(g + "B_exponent").shape, (std::vector<int64_t>{T, N / G}));
+    // Tensors no kernel quantizes have no codes.
+    for (const char* n : {"hidden_in", "in_proj_out", "conv_out", "dt", "mixer_out", "out_proj_in_unrotated"})
+      EXPECT_FALSE(r.has(g + n + "_codes")) << n;
+  }
+  // Reader order: T_unrotated, T, T_codes, T_exponent.
+  std::vector<std::string> names;
+  for (const auto& d : r.datasets())
+    if (d.name.rfind("/layers/0/", 0) == 0) names.push_back(d.name.substr(10));
+  const std::vector<std::string> want = {
+      "hidden_in", "in_proj_in", "in_proj_in_codes", "in_proj_in_exponent", "in_proj_out", "conv_out", "x",
+      "x_codes", "x_exponent", "B", "B_codes", "B_exponent", "C", "C_codes", "C_exponent", "dt_raw",
+      "dt_raw_codes", "dt_raw_exponent", "dt", "ssm_out", "ssm_out_codes", "ssm_out_exponent",
+      "out_proj_in_unrotated", "out_proj_in", "out_proj_in_codes", "out_proj_in_exponent", "mixer_out"};
+  EXPECT_EQ(names, want);
+}
+
+// Codes are computed only for a tap that wants them, and only for the layers it wants.
+TEST(Dump, CodesOnlyForWantedLayersAndTapsThatAsk) {
+  struct Recorder : sm::ActivationTap {
+    bool codes = false;
+    std::vector<std::string> tensors, code_calls;
+    void on_tokens(int64_t, const int32_t*, int64_t) override {}
+    bool wants(int layer, int64_t, int64_t) const override { return layer == 2; }
+    void on_tensor(int layer, const char* name, int64_t, int64_t, int64_t, const float*, int64_t) override {
+      tensors.push_back(std::to_string(layer) + "/" + name);
+    }
+    bool wants_codes() const override { return codes; }
+    void on_codes(int layer, const char* name, int64_t, int64_t, int64_t, int, int64_t, const int8_t*,
+                  const int16_t*) override {
+      code_calls.push_back(std::to_string(layer) + "/" + name);
+    }
+  };
+  TempDir tmp;
+  auto q = sm::MambaModel::load(quantized_copy(tmp, target_dir(), "w4a4", true, "w4a4"));
+  auto f = sm::MambaModel::load(target_dir());
+  for (sm::MambaModel* m : {q.get(), f.get()})
+    for (bool codes : {false, true}) {
+      Recorder rec;
+      rec.codes = codes;
+      m->set_tap(&rec);
+      sm::ModelState st = m->new_state();
+      m->forward(bytes_of("abcd"), st, nullptr, sm::MambaModel::Logits::None);
+      m->set_tap(nullptr);
+      std::vector<std::string> want;
+      if (codes && m == q.get())
+        for (const char* n : {"in_proj_in", "x", "B", "C", "dt_raw", "ssm_out", "out_proj_in"})
+          want.push_back(std::string("2/") + n);
+      EXPECT_EQ(rec.code_calls, want) << (m == q.get() ? "w4a4" : "fp32") << " codes " << codes;
+      for (const auto& t : rec.tensors) EXPECT_EQ(t.rfind("2/", 0), 0u) << t;
+    }
+}
+
+// Codes wherever a layer is quantized and nowhere else; _unrotated only with rotation.
+TEST(Dump, UnrotatedW4A4AndQuantizedMamba1) {
+  TempDir tmp;
+  {
+    auto m = sm::MambaModel::load(quantized_copy(tmp, target_dir(), "w4a4", false, "w4a4nr"));
+    const std::string path = tmp.file("nr.h5");
+    dump_forward(*m, path, bytes_of("And God said, Let there be light"));
+    sm::DumpReader r(path);
+    EXPECT_FALSE(r.attributes().rotation);
+    EXPECT_EQ(nlohmann::json::parse(r.attributes().quantization), m->weights().quant.to_json());
+    for (int l = 0; l < m->config().n_layer; ++l) {
+      const std::string g = "/layers/" + std::to_string(l) + "/";
+      EXPECT_FALSE(r.has(g + "out_proj_in_unrotated"));
+      check_linear_codes(r, g + "in_proj_in", m->weights().packed[l].in_proj);
+      check_linear_codes(r, g + "out_proj_in", m->weights().packed[l].out_proj);
+      check_pot_codes(r, g + "x", m->weights().quant.ssm.group);
+    }
+  }
+  sm::RandomModelSpec spec;
+  spec.arch = sm::Arch::Mamba1;
+  spec.seed = 11;
+  const std::string src = tmp.file("m1");
+  sm::write_random_model(src, spec);
+  auto m = sm::MambaModel::load(quantized_copy(tmp, src, "w8a8", true, "m1q"));
+  ASSERT_FALSE(m->weights().quant.pot_ssm);
+  m->set_chunk(5);
+  const std::string path = tmp.file("m1.h5");
+  dump_forward(*m, path, bytes_of("a short random sequence"));
+  sm::DumpReader r(path);
+  int quantized_inputs = 0;
+  for (int l = 0; l < m->config().n_layer; ++l) {
+    const std::string g = "/layers/" + std::to_string(l) + "/";
+    const auto& pl = m->weights().packed[l];
+    const std::pair<const char*, const sm::LinearOp*> inputs[] = {
+        {"in_proj_in", &pl.in_proj}, {"conv_out", &pl.x_proj}, {"dt_proj_in", &pl.dt_proj}, {"out_proj_in", &pl.out_proj}};
+    for (const auto& [n, op] : inputs) {
+      EXPECT_EQ(r.has(g + n + "_codes"), op->is_quantized()) << g + n;
+      if (op->is_quantized()) {
+        check_linear_codes(r, g + n, *op);
+        ++quantized_inputs;
+      }
+    }
+    EXPECT_TRUE(r.has(g + "out_proj_in_unrotated"));
+    for (const char* n : {"x", "dt_raw", "B_codes", "ssm_out_codes"}) EXPECT_FALSE(r.has(g + n)) << n;
+  }
+  EXPECT_GE(quantized_inputs, 3 * m->config().n_layer);  // in_proj, x_proj, out_proj at least
+}
+
+// An fp32 model with the rotation folded: every definition holds, out_proj_in is
+// the rotated row (transform_rows of out_proj_in_unrotated), and there are no codes.
+TEST(Dump, RotatedFp32Model) {
+  TempDir tmp;
+  auto m = sm::MambaModel::load(quantized_copy(tmp, target_dir(), "fp32", true, "rot"));
+  ASSERT_TRUE(m->weights().quant.rotation);
+  const std::string path = tmp.file("rot.h5");
+  dump_forward(*m, path, bytes_of("In the beginning God"));
+  sm::DumpReader r(path);
+  EXPECT_TRUE(r.attributes().rotation);
+  for (const auto& d : r.datasets()) {
+    EXPECT_FALSE(ends_with(d.name, "_codes") || ends_with(d.name, "_exponent")) << d.name;
+    EXPECT_EQ(d.integer, d.name == "/tokens" || d.name == "/token_index") << d.name;
+  }
+  for (int l = 0; l < m->config().n_layer; ++l)
+    EXPECT_TRUE(r.has("/layers/" + std::to_string(l) + "/out_proj_in_unrotated"));
+  check_definitions(r, *m);
+}
+
+// A greedy speculative run's dump (the target replayed over the committed
+// sequence) equals the dump of the same plain greedy run, dataset by dataset.
+void check_spec_dump_equals_plain(const std::string& target, const std::string& draft, const TempDir& tmp,
+                                  const std::string& tag) {
+  auto m = sm::MambaModel::load(target);
+  auto d = sm::MambaModel::load(draft);
+  auto tok = sm::load_tokenizer_for_model(target_dir());
+  const std::vector<int32_t> prompt = tok->encode("In the beginning God created");
+  sm::GenerateOptions opt;
+  opt.max_tokens = 30;
+  const std::string plain = tmp.file(tag + "_plain.h5");
+  sm::GenerateResult g;
+  {
+    sm::DumpWriter w(plain, *m, all_options(target));
+    m->set_tap(&w);
+    g = sm::generate(*m, *tok, prompt, opt);
+    m->set_tap(nullptr);
+    w.finish();
+  }
+  sm::DumpReader p(plain);
+  for (const char* tree : {"2,2,1", "1,1,1,1"}) {
+    SCOPED_TRACE(tag + std::string(" tree ") + tree);
+    sm::SpecConfig cfg;
+    cfg.tree = sm::TreeShape::parse(tree);
+    cfg.verify = sm::VerifyOrder::Dfs;
+    const auto sr = sm::spec_generate(*m, *d, *tok, prompt, opt, cfg);
+    ASSERT_EQ(sr.gen.ids, g.ids) << "greedy speculative output differs from plain greedy";
+    ASSERT_GT(sr.spec.accepted, 0);
+    const std::string path = tmp.file(tag + "_spec_" + std::to_string(cfg.tree.size()) + ".h5");
+    sm::DumpOptions o = all_options(target);
+    o.spec = nlohmann::json{{"tree", tree}, {"verify", "dfs"}}.dump();
+    {
+      sm::DumpWriter w(path, *m, o);
+      sm::replay_generation(*m, prompt, sr.gen.ids, w);
+      EXPECT_EQ(m->tap(), nullptr) << "the replay detaches its tap";
+      w.finish();
+    }
+    sm::DumpReader s(path);
+    // Attributes: the same but for `spec`.
+    std::vector<std::pair<std::string, std::string>> pa = p.attributes().all, sa;
+    std::string spec_attr;
+    for (const auto& kv : s.attributes().all)
+      if (kv.first == "spec") spec_attr = kv.second;
+      else sa.push_back(kv);
+    EXPECT_EQ(sa, pa);
+    EXPECT_EQ(nlohmann::json::parse(spec_attr)["tree"], tree);
+    EXPECT_EQ(s.tokens(), p.tokens());
+    EXPECT_EQ(s.token_index(), p.token_index());
+    const auto sd = s.datasets(), pd = p.datasets();
+    ASSERT_EQ(sd.size(), pd.size());
+    for (size_t i = 0; i < sd.size(); ++i) {
+      ASSERT_EQ(sd[i].name, pd[i].name);
+      ASSERT_EQ(sd[i].shape, pd[i].shape) << sd[i].name;
+      EXPECT_EQ(sd[i].dtype, pd[i].dtype) << sd[i].name;
+      const auto a = s.read(sd[i].name, 0, sd[i].rows()), b = p.read(pd[i].name, 0, pd[i].rows());
+      EXPECT_TRUE(bit_equal(a, b.data(), b.size())) << sd[i].name;
+    }
+  }
+  // The run's tokens: the prompt, then every generated token but the last.
+  std::vector<int32_t> run = prompt;
+  run.insert(run.end(), g.ids.begin(), g.ids.end() - 1);
+  EXPECT_EQ(p.tokens(), run);
+}
+
+TEST(Dump, SpeculativeDumpEqualsPlainDump) {
+  TempDir tmp;
+  check_spec_dump_equals_plain(target_dir(), draft_dir(), tmp, "fp32");
+}
+
+TEST(Dump, QuantizedSpeculativeDumpEqualsPlainDump) {
+  TempDir tmp;
+  const std::string t = quantized_copy(tmp, target_dir(), "w4a4", true, "tq");
+  const std::string d = quantized_copy(tmp, draft_dir(), "w4a4", true, "dq");
+  check_spec_dump_equals_plain(t, d, tmp, "w4a4");
+  sm::DumpReader r(tmp.file("w4a4_plain.h5"));
+  EXPECT_TRUE(r.has("/layers/0/ssm_out_codes"));  // the comparison covered the codes
+}
+
+TEST(Dump, CodesThatDoNotFitAreClearErrors) {
+  TempDir tmp;
+  sm::RandomModelSpec spec;
+  const std::string dir = tmp.file("m");
+  const sm::ModelConfig cfg = sm::write_random_model(dir, spec);
+  const std::string path = tmp.file("c.h5");
+  sm::DumpWriter w(path, cfg, {});
+  EXPECT_TRUE(w.wants_codes());
+  const int32_t ids[2] = {1, 2};
+  w.on_tokens(0, ids, 2);
+  int8_t codes[16] = {};
+  codes[3] = 7;
+  int16_t exps[2] = {-5, -140};
+  std::string msg = error_of([&] { w.on_codes(0, "x", 0, 2, 8, 4, 8, codes, exps); });
+  EXPECT_NE(msg.find(path + ": /layers/0/x_exponent: exponent -140 of token 1"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("does not fit"), std::string::npos) << msg;
+  exps[1] = 127;
+  codes[9] = 8;  // 4 bits: |code| <= 7
+  msg = error_of([&] { w.on_codes(0, "x", 0, 2, 8, 4, 8, codes, exps); });
+  EXPECT_NE(msg.find("/layers/0/x_codes: code 8 of token 1 is outside 4 bits"), std::string::npos) << msg;
+  codes[9] = -7;
+  w.on_codes(0, "x", 0, 2, 8, 4, 8, codes, exps);
+  msg = error_of([&] { w.on_codes(0, "x", 0, 2, 8, 8, 8, codes, exps); });
+  EXPECT_NE(msg.find("/layers/0/x_codes has 4 bits in groups of 8, got a batch of 8 bits"), std::string::npos) << msg;
+  EXPECT_NE(error_of([&] { w.on_codes(sm::ActivationTap::kLogits, "logits", 0, 2, 8, 4, 8, codes, exps); })
+                .find("only layer tensors have codes"),
+            std::string::npos);
+  w.finish();
+  sm::DumpReader r(path);
+  const Mat cd = get(r, "/layers/0/x_codes"), ex = get(r, "/layers/0/x_exponent");
+  ASSERT_EQ(cd.rows, 2);  // only the accepted batch
+  EXPECT_EQ(cd.at(0, 3), 7);
+  EXPECT_EQ(cd.at(1, 1), -7);
+  EXPECT_EQ(ex.at(0, 0), -5);
+  EXPECT_EQ(ex.at(1, 0), 127);
+  EXPECT_EQ(r.info("/layers/0/x_codes").bits, 4);
 }
 
 }  // namespace
