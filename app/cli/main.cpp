@@ -10,6 +10,7 @@
 namespace sm::cli {
 Runner add_dump_info(CLI::App& app, Common& c);  // cmd_dump_info.cpp
 Runner add_quantize(CLI::App& app, Common& c);   // cmd_quantize.cpp
+Runner add_simulate(CLI::App& app, Common& c);   // cmd_simulate.cpp
 }
 
 int main(int argc, char** argv) {
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   reg(add_random_model);
   reg(add_dump_info);
   reg(add_quantize);
+  reg(add_simulate);
   // Exit status: 0 success (and --help / --version), 1 runtime error, 2 usage error.
   try {
     app.parse(argc, argv);
