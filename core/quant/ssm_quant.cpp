@@ -152,6 +152,46 @@ SsmTables SsmTables::make(int64_t softplus_size, int64_t exp_size, LutInterp int
   return {Lut({LutFunc::Softplus, softplus_size, 4, interp}), Lut({LutFunc::Exp, exp_size, 4, interp})};
 }
 
+SsmHeadScalars ssm_head_scalars(int dt_code, int dt_exp, int32_t A, int32_t dt_bias, const SsmTables& tables) {
+  SsmHeadScalars r;
+  // 1-2. softplus(dt + dt_bias), Q24, then INT8 PoT (a group of one).
+  // Saturated at 2^46 (2^30 in value): the softplus table is the identity long before.
+  const int64_t lim = int64_t(1) << 46;
+  const int64_t t = std::clamp<int64_t>(pot_to_fixed(dt_code, dt_exp, kLutInFrac), -lim, lim);
+  int64_t fixed = tables.softplus.eval(t + dt_bias);
+  r.sp_exp = quantize_pot_group(&fixed, 1, -kLutOutFrac, &r.sp_code);
+  // 3-4. exp(dt * A): A (Q16) * sp code, back to Q16 by the sp exponent; an
+  // overflow means dt * A far below the table (exp = 0).
+  const int64_t prod = int64_t(A) * r.sp_code;  // |.| < 2^38
+  const auto a = round_shift(prod, r.sp_exp);
+  fixed = a ? tables.exp.eval(*a) : 0;
+  r.dA_exp = quantize_pot_group(&fixed, 1, -kLutOutFrac, &r.dA_code);
+  return r;
+}
+
+int16_t ssm_state_group(int dA_code, const int8_t* h, int e1, const int8_t* dB, int x_code, int e2, int64_t n,
+                        int8_t* out) {
+  // On the stack up to 64 states (every preset), on the heap beyond.
+  constexpr int64_t kStack = 64;
+  Term terms_s[2 * kStack];
+  int64_t v_s[kStack];
+  std::vector<Term> terms_h;
+  std::vector<int64_t> v_h;
+  if (n > kStack) {
+    terms_h.resize(size_t(2 * n));
+    v_h.resize(size_t(n));
+  }
+  Term* terms = n > kStack ? terms_h.data() : terms_s;
+  int64_t* v = n > kStack ? v_h.data() : v_s;
+  for (int64_t j = 0; j < n; ++j) {
+    terms[2 * j] = {int64_t(dA_code) * h[j], e1};
+    terms[2 * j + 1] = {int64_t(dB[j]) * x_code, e2};
+  }
+  const int e = align_exponent(std::span<const Term>(terms, size_t(2 * n)));
+  for (int64_t j = 0; j < n; ++j) v[j] = aligned(terms[2 * j], e) + aligned(terms[2 * j + 1], e);
+  return quantize_pot_group(v, n, e, out);
+}
+
 // Operation order (docs/ssm-quant.md has the same list with the bounds):
 //  1. t[hd]   = pot_to_fixed(dt) (Q16) + dt_bias[hd]                   int64
 //  2. sp      = quantize_pot_fixed(softplus_lut(t), e = -24)            PotTensor [H]
@@ -185,26 +225,25 @@ SsmStepInt ssm_step_mamba2_int(const SsmShape& shape, const PotTensor& x, const 
   for (int32_t a : params.A)
     if (a > 0) fail(where, "A > 0");
 
-  // 1-2. softplus(dt + dt_bias), Q24, then INT8 PoT with one exponent per head:
-  // per-head scalars never share an exponent across heads, so the step of a
-  // range of heads does not depend on the others (state tiles, threads).
-  std::vector<int64_t> fixed(static_cast<size_t>(H));
-  for (int64_t hd = 0; hd < H; ++hd) {
-    // Saturated at 2^46 (2^30 in value): the softplus table is the identity long before.
-    const int64_t lim = int64_t(1) << 46;
-    const int64_t t = std::clamp<int64_t>(pot_to_fixed(dt.codes[size_t(hd)], dt.exp_at(hd), kLutInFrac), -lim, lim);
-    fixed[size_t(hd)] = tables.softplus.eval(t + params.dt_bias[size_t(hd)]);
+  // 1-4. Per head: sp = softplus(dt + dt_bias), dA = exp(dt * A), each INT8
+  // PoT with one exponent per head: per-head scalars never share an exponent
+  // across heads, so the step of a range of heads does not depend on the
+  // others (state tiles, threads).
+  PotTensor sp, dA;
+  for (PotTensor* t : {&sp, &dA}) {
+    t->size = H;
+    t->group = 1;
+    t->codes.resize(size_t(H));
+    t->exps.resize(size_t(H));
   }
-  const PotTensor sp = quantize_pot_fixed(fixed, -kLutOutFrac, 1);
-
-  // 3-4. exp(dt * A): A (Q16) * sp code, back to Q16 by the sp exponent; an
-  // overflow means dt * A far below the table (exp = 0).
   for (int64_t hd = 0; hd < H; ++hd) {
-    const int64_t prod = int64_t(params.A[size_t(hd)]) * sp.codes[size_t(hd)];  // |.| < 2^38
-    const auto a = round_shift(prod, sp.exp_at(hd));
-    fixed[size_t(hd)] = a ? tables.exp.eval(*a) : 0;
+    const SsmHeadScalars s = ssm_head_scalars(dt.codes[size_t(hd)], dt.exp_at(hd), params.A[size_t(hd)],
+                                              params.dt_bias[size_t(hd)], tables);
+    sp.codes[size_t(hd)] = s.sp_code;
+    sp.exps[size_t(hd)] = s.sp_exp;
+    dA.codes[size_t(hd)] = s.dA_code;
+    dA.exps[size_t(hd)] = s.dA_exp;
   }
-  const PotTensor dA = quantize_pot_fixed(fixed, -kLutOutFrac, 1);
 
   // 5. dt * B per head, groups along N (the B groups): one exponent per group.
   PotTensor dB;
@@ -229,22 +268,15 @@ SsmStepInt ssm_step_mamba2_int(const SsmShape& shape, const PotTensor& x, const 
   out.h.group = G;
   out.h.codes.resize(size_t(out.h.size));
   out.h.exps.resize(size_t(out.h.size / G));
-  std::vector<Term> terms(size_t(2 * G));
   for (int64_t hd = 0; hd < H; ++hd) {
     for (int64_t p = 0; p < P; ++p) {
       const int64_t xi = hd * P + p;
       for (int64_t g = 0; g < N / G; ++g) {
         const int64_t base = (hd * P + p) * N + g * G;
-        const int e1 = dA.exp_at(hd) + h.exp_at(base);
-        const int e2 = dB.exp_at(hd * N + g * G) + x.exp_at(xi);
-        for (int64_t j = 0; j < G; ++j) {
-          terms[size_t(2 * j)] = {int64_t(dA.codes[size_t(hd)]) * h.codes[size_t(base + j)], e1};
-          terms[size_t(2 * j + 1)] = {int64_t(dB.codes[size_t(hd * N + g * G + j)]) * x.codes[size_t(xi)], e2};
-        }
-        const int e = align_exponent(terms);
-        for (int64_t j = 0; j < G; ++j)
-          v[size_t(j)] = aligned(terms[size_t(2 * j)], e) + aligned(terms[size_t(2 * j + 1)], e);
-        out.h.exps[size_t(base / G)] = quantize_pot_group(v.data(), G, e, out.h.codes.data() + base);
+        out.h.exps[size_t(base / G)] = ssm_state_group(
+            dA.codes[size_t(hd)], h.codes.data() + base, dA.exp_at(hd) + h.exp_at(base),
+            dB.codes.data() + hd * N + g * G, x.codes[size_t(xi)], dB.exp_at(hd * N + g * G) + x.exp_at(xi), G,
+            out.h.codes.data() + base);
       }
     }
   }
@@ -255,7 +287,7 @@ SsmStepInt ssm_step_mamba2_int(const SsmShape& shape, const PotTensor& x, const 
   out.y.codes.resize(size_t(H * P));
   out.y.exps.resize(size_t(H * P / G));
   const int64_t per = N / G + 1;  // terms per output
-  terms.assign(size_t(G * per), Term{0, 0});
+  std::vector<Term> terms(size_t(G * per), Term{0, 0});
   for (int64_t hd = 0; hd < H; ++hd) {
     for (int64_t p0 = 0; p0 < P; p0 += G) {
       for (int64_t j = 0; j < G; ++j) {

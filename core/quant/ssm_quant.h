@@ -78,4 +78,24 @@ SsmStepInt ssm_step_mamba2_int(const SsmShape& shape, const PotTensor& x, const 
                                const SsmParamsFixed& params, const SsmTables& tables,
                                int64_t group = 8);
 
+// ---- Pieces of the step, shared by ssm_step_mamba2_int and the fast scan
+// (pot_scan.h), so both apply literally the same rule where they share it.
+
+// Steps 1-4 for one head: the dt code and exponent (its own group of 1) ->
+// sp = softplus(dt + dt_bias) and dA = exp(A * sp), each INT8 PoT with its
+// own exponent. Integer only.
+struct SsmHeadScalars {
+  int8_t sp_code = 0, dA_code = 0;
+  int16_t sp_exp = 0, dA_exp = 0;
+};
+SsmHeadScalars ssm_head_scalars(int dt_code, int dt_exp, int32_t A, int32_t dt_bias, const SsmTables& tables);
+
+// Step 6 on one group of n states: h'_j = dA * h_j (exponent e1) +
+// dB_j * x (exponent e2), the products int8 x int8, aligned to the
+// accumulator exponent of docs/ssm-quant.md (exact unless a term is 2^56
+// times below the largest), summed in int64 and requantized into out.
+// Returns the exponent of out. Fails when it exceeds kActExpMax.
+int16_t ssm_state_group(int dA_code, const int8_t* h, int e1, const int8_t* dB, int x_code, int e2, int64_t n,
+                        int8_t* out);
+
 }  // namespace sm::quant
