@@ -54,15 +54,6 @@ const DTypeInfo* find_dtype(const std::string& s) {
 
 std::string errno_text(int err) { return std::strerror(err); }
 
-std::string shape_str(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i) s += ", ";
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
-
 // Bytes of `shape` elements of `bits` each; false on overflow or when the
 // elements do not fill whole bytes.
 bool checked_nbytes(const std::vector<int64_t>& shape, unsigned bits, uint64_t& numel,
@@ -537,6 +528,15 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
     std::remove(tmp.c_str());
     fail(path, "cannot rename " + tmp + " into place: " + errno_text(err));
   }
+}
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
 }
 
 }  // namespace sm

@@ -85,6 +85,9 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
 TensorToWrite f32_tensor(std::string name, std::vector<int64_t> shape,
                          const std::vector<float>& values);
 
+// "[2, 3]": a shape for error messages.
+std::string shape_str(const std::vector<int64_t>& shape);
+
 // The dtype of a safetensors dtype string; DType::OTHER for anything else.
 DType parse_dtype(const std::string& s);
 

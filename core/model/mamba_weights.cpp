@@ -12,14 +12,6 @@
 namespace sm {
 namespace {
 
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::ostringstream os;
-  os << "[";
-  for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
-  os << "]";
-  return os.str();
-}
-
 class Loader {
  public:
   Loader(ModelWeights& w, const std::string& where) : w_(w), where_(where) {}

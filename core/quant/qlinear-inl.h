@@ -88,8 +88,10 @@ HWY_INLINE float Output(int64_t Q, const float* bias, int64_t r) {
 }
 
 HWY_INLINE int WeightCode(const QLayout& L, const uint8_t* tile, int64_t row, int64_t c) {
-  if (L.bits == 8) return static_cast<int8_t>(tile[(c / 4) * 64 + row * 4 + c % 4]);
-  const uint8_t byte = tile[(c / 8) * 64 + row * 4 + c % 4];
+  const uint8_t* g = tile + L.codes_offset(c / L.group);
+  c %= L.group;
+  if (L.bits == 8) return static_cast<int8_t>(g[(c / 4) * 64 + row * 4 + c % 4]);
+  const uint8_t byte = g[(c / 8) * 64 + row * 4 + c % 4];
   return (((c / 4) & 1) ? byte >> 4 : byte & 15) - 8;
 }
 
@@ -345,7 +347,7 @@ struct DotVnni {
 
 // Where vector v (global index: rows [v * kRows, v * kRows + kRows)) lives.
 struct VecPos {
-  const uint8_t* codes;  // its first quad (pair), at its row offset
+  const uint8_t* base;  // its tile, plus its row offset within a quad
   int64_t tile;
   int sub;  // row offset within the tile, in vectors
 };
@@ -355,6 +357,25 @@ HWY_INLINE VecPos Locate(const QLayout& L, int64_t v) {
   const int sub = static_cast<int>(v % kVecPerTile);
   return {L.tile(tile) + sub * kRows * 4, tile, sub};
 }
+
+// Register plans (16 vector registers on SSE4 / AVX2, 32 on AVX-512).
+// Decode (one token: the weights are the whole cost) runs 4 tiles at once:
+// 4 sequential streams, and each block also prefetches the next panel's
+// lines (kPrefetchPanels ahead). Its int8 arithmetic is dense enough (~10
+// uops per 64 bytes) that the out-of-order window alone cannot keep DRAM
+// busy; measured on Zen 3, no prefetch loses a third of the bandwidth, and
+// fewer tiles or a farther distance lose ~10%. Batches keep one tile's
+// weight vectors in registers (or L1) for kBatchTokens tokens.
+#ifndef SM_QLIN_BT
+#define SM_QLIN_BT 3
+#endif
+#ifndef SM_QLIN_BV
+#define SM_QLIN_BV 2
+#endif
+constexpr int64_t kPrefetchPanels = 1;
+constexpr int kDecodeVecs = 4 * kVecPerTile;
+constexpr int kBatchVecs = kRows == 16 ? 2 : (kRows == 8 ? SM_QLIN_BV : 4);
+constexpr int kBatchTokens = kRows == 16 ? 6 : (kRows == 8 ? SM_QLIN_BT : 2);
 
 // One individually rescaled block for NV vectors of one token: the raw dot
 // product (multiplier 1), minus the offset correction, then the reference's
@@ -366,12 +387,13 @@ HWY_INLINE void SingleBlock(const QLayout& L, int64_t B, const VecPos* pos, int6
   const V one = D::One();
   V acc[NV];
   for (int v = 0; v < NV; ++v) acc[v] = D::Begin(Ops::Zero());
+  const int64_t goff = L.codes_offset(g), pair0 = g * (L.group / 8);
   for (int64_t pp = 0; pp < B / 8; ++pp) {
     const int64_t pair = blk.block * (B / 8) + pp;
     const Act a = D::MakeAct(Bcast(tk.codes + pair * 8), Bcast(tk.codes + pair * 8 + 4));
     for (int v = 0; v < NV; ++v) {
       V w0, w1;
-      D::Load(pos[v].codes + pair * kPair, w0, w1);
+      D::Load(pos[v].base + goff + (pair - pair0) * kPair, w0, w1);
       acc[v] = D::Pair(acc[v], w0, w1, a, one);
     }
   }
@@ -388,31 +410,44 @@ HWY_INLINE void SingleBlock(const QLayout& L, int64_t B, const VecPos* pos, int6
 // TT tokens x NV vectors (NV * kRows output rows starting at vector v0): every
 // weight vector loaded once per panel is used by all TT tokens, every
 // broadcast activation by all NV vectors. Group sums stay in registers; the
-// int64 totals live in Q (touched once per group).
-template <class D, int TT, int NV>
+// int64 totals live in Q (touched once per group). kPPB: channel pairs per
+// block when known at compile time (1: B = 8, the usual activation group), else 0.
+template <class D, int kPPB, int TT, int NV>
 HWY_INLINE void Panel(const QRun& R, const QToken* tk, int64_t v0) {
   const QLayout& L = *R.layout;
-  const int64_t B = R.block, ng = L.cols / L.group, nbg = L.group / B, ppb = B / 8;
+  const int64_t ng = L.cols / L.group, ppb = kPPB ? kPPB : R.block / 8;
+  const int64_t pairs_per_group = L.group / 8;
   constexpr int64_t kPair = D::kBits == 8 ? 128 : 64;
   VecPos pos[NV];
   for (int v = 0; v < NV; ++v) pos[v] = Locate(L, v0 + v);
   alignas(64) int64_t Q[TT][NV * kRows] = {};
+  // Decode prefetches the panel kPrefetchPanels ahead at the same offsets
+  // (past the end of the matrix, prefetches are harmless: they never fault).
+  const int64_t ahead = kPrefetchPanels * ((NV + kVecPerTile - 1) / kVecPerTile) * L.tile_bytes;
 
+  int64_t pair = 0;  // channel pair index: channels [8 pair, 8 pair + 8)
   for (int64_t g = 0; g < ng; ++g) {
+    const uint8_t* gp[NV];  // this group's codes, per vector
+    for (int v = 0; v < NV; ++v) gp[v] = pos[v].base + L.codes_offset(g) - pair * kPair;
     V S[TT][NV];
     for (int t = 0; t < TT; ++t) {
       const V init = Ops::Set32(tk[t].init[g]);
       for (int v = 0; v < NV; ++v) S[t][v] = init;
     }
-    for (int64_t k = 0; k < nbg; ++k) {
-      const int64_t b = g * nbg + k;
+    for (const int64_t pair_end = pair + pairs_per_group; pair < pair_end;) {
+      const int64_t b = pair / ppb;  // a shift or nothing: ppb is 1 or a power of two in practice
       V A[TT][NV];
       for (int t = 0; t < TT; ++t)
         for (int v = 0; v < NV; ++v) A[t][v] = D::Begin(S[t][v]);
-      for (int64_t pp = 0; pp < ppb; ++pp) {
-        const int64_t pair = b * ppb + pp;
+      for (int64_t pp = 0; pp < ppb; ++pp, ++pair) {
+        const int64_t off = pair * kPair;
+        if constexpr (TT == 1)
+          for (int v = 0; v < NV; ++v)
+            if (pos[v].sub == 0)  // one prefetch per 64-byte line
+              for (int64_t l = 0; l < kPair; l += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(gp[v] + off + l + ahead), _MM_HINT_T1);
         V w0[NV], w1[NV];
-        for (int v = 0; v < NV; ++v) D::Load(pos[v].codes + pair * kPair, w0[v], w1[v]);
+        for (int v = 0; v < NV; ++v) D::Load(gp[v] + off, w0[v], w1[v]);
         for (int t = 0; t < TT; ++t) {
           const int8_t* a = tk[t].codes + pair * 8;
           const Act act = D::MakeAct(Bcast(a), Bcast(a + 4));
@@ -431,7 +466,7 @@ HWY_INLINE void Panel(const QRun& R, const QToken* tk, int64_t v0) {
         Ops::Rescale(S[t][v], sc, sc + kQTileRows, tk[t].e[g], Q[t] + v * kRows);
       }
       for (int32_t j = tk[t].ind_begin[g]; j < tk[t].ind_begin[g + 1]; ++j)
-        SingleBlock<D, NV>(L, B, pos, g, tk[t], tk[t].ind[j], Q[t]);
+        SingleBlock<D, NV>(L, R.block, pos, g, tk[t], tk[t].ind[j], Q[t]);
     }
   }
 
@@ -444,28 +479,21 @@ HWY_INLINE void Panel(const QRun& R, const QToken* tk, int64_t v0) {
 }
 
 // tt (<= TT) tokens over NV vectors: the largest instantiated panel that fits.
-template <class D, int TT, int NV>
+template <class D, int kPPB, int TT, int NV>
 HWY_INLINE void PanelUpTo(int tt, const QRun& R, const QToken* tk, int64_t v0) {
   if constexpr (TT > 1) {
-    if (tt < TT) return PanelUpTo<D, TT - 1, NV>(tt, R, tk, v0);
+    if (tt < TT) return PanelUpTo<D, kPPB, TT - 1, NV>(tt, R, tk, v0);
   }
-  Panel<D, TT, NV>(R, tk, v0);
+  Panel<D, kPPB, TT, NV>(R, tk, v0);
 }
 
-// Register plans (16 vector registers on SSE4 / AVX2, 32 on AVX-512):
-// decode streams several tiles at once (one token: the weights are the whole
-// cost); batches keep one tile's weight vectors in registers for kBatch tokens.
-constexpr int kDecodeVecs = kRows == 16 ? 3 : (kRows == 8 ? 4 : 4);
-constexpr int kBatchVecs = kRows == 16 ? 2 : (kRows == 8 ? 2 : 2);
-constexpr int kBatchTokens = kRows == 16 ? 6 : 3;
-
-template <class D>
-void RunX86(const QRun& R, int64_t tile0, int64_t tile1) {
+template <class D, int kPPB>
+void RunPanels(const QRun& R, int64_t tile0, int64_t tile1) {
   const int64_t v_end = tile1 * kVecPerTile;
   int64_t v = tile0 * kVecPerTile;
   if (R.ntok == 1) {
-    for (; v + kDecodeVecs <= v_end; v += kDecodeVecs) Panel<D, 1, kDecodeVecs>(R, R.tokens, v);
-    for (; v < v_end; ++v) Panel<D, 1, 1>(R, R.tokens, v);
+    for (; v + kDecodeVecs <= v_end; v += kDecodeVecs) Panel<D, kPPB, 1, kDecodeVecs>(R, R.tokens, v);
+    for (; v < v_end; ++v) Panel<D, kPPB, 1, 1>(R, R.tokens, v);
     return;
   }
   for (; v < v_end;) {
@@ -473,12 +501,18 @@ void RunX86(const QRun& R, int64_t tile0, int64_t tile1) {
     for (int64_t t = 0; t < R.ntok; t += kBatchTokens) {
       const int tt = static_cast<int>(std::min<int64_t>(kBatchTokens, R.ntok - t));
       if (full)
-        PanelUpTo<D, kBatchTokens, kBatchVecs>(tt, R, R.tokens + t, v);
+        PanelUpTo<D, kPPB, kBatchTokens, kBatchVecs>(tt, R, R.tokens + t, v);
       else
-        PanelUpTo<D, kBatchTokens, 1>(tt, R, R.tokens + t, v);
+        PanelUpTo<D, kPPB, kBatchTokens, 1>(tt, R, R.tokens + t, v);
     }
     v += full ? kBatchVecs : 1;
   }
+}
+
+template <class D>
+void RunX86(const QRun& R, int64_t tile0, int64_t tile1) {
+  if (R.block == 8) return RunPanels<D, 1>(R, tile0, tile1);
+  RunPanels<D, 0>(R, tile0, tile1);
 }
 
 #if HWY_TARGET == HWY_AVX3_DL
@@ -523,30 +557,108 @@ HWY_INLINE int ExponentFromBits(uint32_t u, int bits) {
   return ceil_log2 - (bits - 1);
 }
 
-// One row, exactly as quantize_activations: false on a non-finite value (the
-// caller reruns the reference for its error). x * 2^-s is exact in double and
-// has at most 24 significant bits, so |v| + 0.5 is exact whenever it matters
-// (|v| >= 2^-30) and trunc(|v| + 0.5) is round-half-away.
-bool QuantizeRow(const float* x, int64_t cols, int bits, int64_t group, int exp_min, int exp_max,
-                 int8_t* codes, int16_t* exps) {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// The largest |x| of a group as float bits (integer max: no FP compare, so
+// no DAZ dependence); >= 0x7f800000 means a non-finite value.
+template <class D>
+HWY_INLINE uint32_t AbsMaxBits(D d, const float* v, int64_t n) {
+  const hn::RebindToUnsigned<D> du;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  auto m = hn::Zero(du);
+  for (int64_t i = 0; i < n; i += N)
+    m = hn::Max(m, hn::And(hn::BitCast(du, hn::LoadU(d, v + i)), hn::Set(du, 0x7fffffffu)));
+  return hn::GetLane(hn::MaxOfLanes(du, m));
+}
+
+HWY_INLINE float Pow2f(int k) { return std::bit_cast<float>(static_cast<uint32_t>(127 + k) << 23); }  // |k| <= 127
+
+// Codes of one group with exponent s, as quantize_activations computes them
+// in double, here exactly in float: x * 2^-s is two power-of-two products
+// (2^a with a in [-126, 127], then 2^b with |b| <= 34), exact unless the
+// value leaves the normal range, where the code is 0 (|v| < 2^-126) or
+// saturates (|v| >= 2^128) either way. Round half away from zero is trunc
+// plus an exact fraction test; |v| is capped at qmax + 1 first.
+template <class D>
+HWY_INLINE void GroupCodes(D d, const float* v, int64_t n, int s, int qm, int8_t* out) {
+  const hn::RebindToSigned<D> di;
+  const hn::Rebind<int8_t, D> d8;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(d));
+  const int a = std::clamp(-s, -126, 127), b = -s - a;
+  const auto fa = hn::Set(d, Pow2f(a)), fb = hn::Set(d, Pow2f(b));
+  const auto cap = hn::Set(d, float(qm + 1)), top = hn::Set(d, float(qm));
+  const auto half = hn::Set(d, 0.5f), one = hn::Set(d, 1.0f);
+  for (int64_t i = 0; i < n; i += N) {
+    const auto x = hn::LoadU(d, v + i);
+    const auto m = hn::Min(hn::Abs(hn::Mul(hn::Mul(x, fa), fb)), cap);
+    const auto r = hn::Trunc(m);
+    const auto c = hn::Min(hn::IfThenElse(hn::Ge(hn::Sub(m, r), half), hn::Add(r, one), r), top);
+    hn::StoreU(hn::DemoteTo(d8, hn::ConvertTo(di, hn::CopySign(c, x))), d8, out + i);
+  }
+}
+
+// One row, exactly as quantize_activations; false on a non-finite value
+// (the caller reruns the reference for its error).
+template <class D>
+HWY_INLINE bool QuantizeRowWith(D d, const float* x, int64_t cols, int bits, int64_t group,
+                                int exp_min, int exp_max, int8_t* codes, int16_t* exps) {
   const int qm = (1 << (bits - 1)) - 1;
   for (int64_t g = 0; g < cols / group; ++g) {
     const float* v = x + g * group;
-    uint32_t mx = 0;
-    for (int64_t i = 0; i < group; ++i) mx = std::max(mx, std::bit_cast<uint32_t>(v[i]) & 0x7fffffffu);
+    const uint32_t mx = AbsMaxBits(d, v, group);
     if (mx >= 0x7f800000u) return false;
     const int s = std::clamp(mx == 0 ? 0 : ExponentFromBits(mx, bits), exp_min, exp_max);
     exps[g] = static_cast<int16_t>(s);
-    const double sc = std::bit_cast<double>(static_cast<uint64_t>(1023 - s) << 52);  // 2^-s, |s| <= 160
-    int8_t* out = codes + g * group;
-    for (int64_t i = 0; i < group; ++i) {
-      const double d = static_cast<double>(v[i]) * sc;
-      const double a = std::fabs(d);
-      const int c = a > qm ? qm : static_cast<int>(a + 0.5);
-      out[i] = static_cast<int8_t>(d < 0 ? -c : c);
-    }
+    GroupCodes(d, v, group, s, qm, codes + g * group);
   }
   return true;
+}
+
+// Per 8 channels: sum |a| and sum a (as sum (a + 128) - 1024, so that the
+// unsigned SumsOf8 applies; |-128| reads as 128 once reinterpreted as u8).
+void Sums8(const int8_t* a, int64_t n, int32_t* abs8, int32_t* sum8) {
+  const hn::CappedTag<uint8_t, 64> du8;
+  const hn::RebindToSigned<decltype(du8)> di8;
+  const hn::Repartition<uint64_t, decltype(du8)> du64;
+  const int64_t N = static_cast<int64_t>(hn::Lanes(du8));
+  int64_t i = 0;
+  if (N >= 8) {
+    alignas(64) uint64_t sa[8], ss[8];
+    for (; i + N <= n; i += N) {
+      const auto v = hn::LoadU(di8, a + i);
+      hn::Store(hn::SumsOf8(hn::BitCast(du8, hn::Abs(v))), du64, sa);
+      hn::Store(hn::SumsOf8(hn::Xor(hn::BitCast(du8, v), hn::Set(du8, 0x80))), du64, ss);
+      for (int64_t j = 0; j < N / 8; ++j) {
+        abs8[i / 8 + j] = static_cast<int32_t>(sa[j]);
+        sum8[i / 8 + j] = static_cast<int32_t>(ss[j]) - 1024;
+      }
+    }
+  }
+  for (; i < n; i += 8) {
+    int32_t u = 0, t = 0;
+    for (int64_t c = i; c < i + 8; ++c) {
+      u += std::abs(int32_t(a[c]));
+      t += a[c];
+    }
+    abs8[i / 8] = u;
+    sum8[i / 8] = t;
+  }
+}
+
+// The widest vector whose lane count divides the group (one lane at worst).
+bool QuantizeRow(const float* x, int64_t cols, int bits, int64_t group, int exp_min, int exp_max,
+                 int8_t* codes, int16_t* exps) {
+  const hn::CappedTag<float, 16> d16;
+  const hn::CappedTag<float, 8> d8;
+  const hn::CappedTag<float, 4> d4;
+  const hn::CappedTag<float, 1> d1;
+  if (group % static_cast<int64_t>(hn::Lanes(d16)) == 0)
+    return QuantizeRowWith(d16, x, cols, bits, group, exp_min, exp_max, codes, exps);
+  if (group % static_cast<int64_t>(hn::Lanes(d8)) == 0)
+    return QuantizeRowWith(d8, x, cols, bits, group, exp_min, exp_max, codes, exps);
+  if (group % static_cast<int64_t>(hn::Lanes(d4)) == 0)
+    return QuantizeRowWith(d4, x, cols, bits, group, exp_min, exp_max, codes, exps);
+  return QuantizeRowWith(d1, x, cols, bits, group, exp_min, exp_max, codes, exps);
 }
 
 }  // namespace HWY_NAMESPACE

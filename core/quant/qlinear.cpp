@@ -7,6 +7,7 @@
 #include "core/quant/qlinear.h"
 
 #include <algorithm>
+#include <bit>
 #include <climits>
 #include <cmath>
 #include <cstdlib>
@@ -33,6 +34,7 @@ namespace sm::quant {
 
 HWY_EXPORT(GetKernel);
 HWY_EXPORT(QuantizeRow);
+HWY_EXPORT(Sums8);
 
 namespace {
 
@@ -72,8 +74,9 @@ struct Scratch {
   std::vector<QBlock> ind;
   std::vector<QToken> tokens;
   std::vector<int64_t> slow;
-  std::vector<int64_t> asum, sigma;
-  std::vector<int> xs, cand;
+  std::vector<int32_t> abs8, sum8;  // per 8 channels of every token
+  std::vector<int64_t> asum, sigma;  // per block of one group
+  std::vector<int> xs;
   std::vector<uint8_t> normal;
 };
 
@@ -116,8 +119,9 @@ bool scales_fit_int8(const QuantizedMatrix& w) {
 // ------------------------------------------------------------ activations
 
 // linear_int's own checks on the activations (it is what raises the errors:
-// any failure here sends the call to it).
-bool activations_ok(const QuantizedActivations& x, const PackedQMatrix& w, int64_t ldy) {
+// any failure here sends the call to it). Codes and exponents from the fast
+// quantizer are in range by construction (`trusted`).
+bool activations_ok(const QuantizedActivations& x, const PackedQMatrix& w, int64_t ldy, bool trusted) {
   if (x.bits != 4 && x.bits != 8) return false;
   if (x.rows < 0 || x.cols != w.cols() || x.group < 1 || x.group > kMaxGroup || x.cols % x.group != 0)
     return false;
@@ -128,12 +132,19 @@ bool activations_ok(const QuantizedActivations& x, const PackedQMatrix& w, int64
   const int64_t B = std::min(w.group(), x.group);
   if (std::max(w.group(), x.group) % B != 0) return false;
   if ((B << (w.bits() - 1 + x.bits - 1)) > INT32_MAX) return false;
-  const int lo = -(1 << (x.bits - 1)), hi = (1 << (x.bits - 1)) - 1;
-  for (int8_t c : x.codes)
-    if (c < lo || c > hi) return false;
-  for (int16_t e : x.exps)
-    if (e < kActExpMin || e > kActExpMax) return false;
-  return true;
+  if (trusted) return true;
+  int8_t cmin = 0, cmax = 0;  // min / max reductions: vectorized
+  for (int8_t c : x.codes) {
+    cmin = std::min(cmin, c);
+    cmax = std::max(cmax, c);
+  }
+  int16_t emin = 0, emax = 0;
+  for (int16_t e : x.exps) {
+    emin = std::min(emin, e);
+    emax = std::max(emax, e);
+  }
+  return cmin >= -(1 << (x.bits - 1)) && cmax <= (1 << (x.bits - 1)) - 1 && emin >= kActExpMin &&
+         emax <= kActExpMax;
 }
 
 // quantize_activations' parameter checks; on failure the reference itself
@@ -172,6 +183,32 @@ void quantize_into(const float* x, int64_t T, int64_t ldx, int64_t cols, const A
 
 // ----------------------------------------------------------------- prepare
 
+// 2^k as a double, |k| <= 1022 (no libm call on the per-token path).
+double pow2d(int k) { return std::bit_cast<double>(static_cast<uint64_t>(1023 + k) << 52); }
+
+// The base exponent of one group: the smallest candidate exponent e such
+// that every grouped block (candidates with xs >= e) has d = xs - e <=
+// kMaxStep and wmax * sum asum 2^d < 2^31. At e = the largest candidate both
+// hold (|S| <= 128 * 128 * group <= 2^30), so there always is one. Returns
+// the bound wmax * sum asum 2^d through *bound.
+int base_exponent(const Scratch& s, int64_t nbg, int lo, int hi, int64_t wmax, int64_t* bound) {
+  for (int e = lo;;) {
+    if (hi - e <= kMaxStep) {
+      int64_t sum = 0;
+      for (int64_t k = 0; k < nbg; ++k)
+        if (s.normal[k] && s.xs[k] >= e) sum += s.asum[k] << (s.xs[k] - e);
+      if (wmax * sum < (int64_t(1) << 31)) {
+        *bound = wmax * sum;
+        return e;
+      }
+    }
+    int next = hi;  // the next candidate exponent above e
+    for (int64_t k = 0; k < nbg; ++k)
+      if (s.normal[k] && s.xs[k] > e) next = std::min(next, s.xs[k]);
+    e = next;
+  }
+}
+
 // Token row t for the fast kernels, or false: the row runs the reference.
 //
 // The reference sums, over blocks b of B channels, term_b = round_shift(acc_b *
@@ -194,9 +231,10 @@ bool prepare(const PackedQMatrix& w, const QuantizedActivations& x, int64_t t, i
              int offset, Scratch& s, int32_t* mul, int32_t* shl, int32_t* init, int32_t* e,
              int32_t* ind_begin) {
   const int64_t cols = w.cols(), wg = w.group(), ag = x.group;
-  const int64_t ng = cols / wg, nbg = wg / B, ngx = cols / ag;
-  const int8_t* a = x.codes.data() + t * cols;
-  const int16_t* xe = x.exps.data() + t * ngx;
+  const int64_t ng = cols / wg, nbg = wg / B, per8 = B / 8, ratio = ag / B;  // ag is a multiple of B
+  const int32_t* abs8 = s.abs8.data() + t * (cols / 8);
+  const int32_t* sum8 = s.sum8.data() + t * (cols / 8);
+  const int16_t* xe = x.exps.data() + t * (cols / ag);
   const int64_t wmax = w.max_abs_code();
   s.asum.resize(nbg);
   s.sigma.resize(nbg);
@@ -206,43 +244,31 @@ bool prepare(const PackedQMatrix& w, const QuantizedActivations& x, int64_t t, i
   for (int64_t g = 0; g < ng; ++g) {
     ind_begin[g] = static_cast<int32_t>(s.ind.size());
     const int s2m = w.s2_min(g), s1M = w.s1_max(g);
-    s.cand.clear();
+    int lo = INT_MAX, hi = INT_MIN;
     for (int64_t k = 0; k < nbg; ++k) {
-      const int64_t c0 = g * wg + k * B;
+      const int64_t b = g * nbg + k;
       int64_t as = 0, sg = 0;
-      for (int64_t c = c0; c < c0 + B; ++c) {
-        as += std::abs(int(a[c]));
-        sg += a[c];
+      for (int64_t j = b * per8; j < (b + 1) * per8; ++j) {
+        as += abs8[j];
+        sg += sum8[j];
       }
+      const int xs = xe[b / ratio];
       s.asum[k] = as;
       s.sigma[k] = sg;
-      s.xs[k] = xe[c0 / ag];
-      s.normal[k] = as > 0 && s2m + s.xs[k] + kFracBits >= 0;
-      if (s.normal[k]) s.cand.push_back(s.xs[k]);
-    }
-    // The smallest base exponent whose window and int32 bound hold (at the
-    // largest candidate both always do: |S_g| <= 128 * 128 * wg <= 2^30).
-    std::sort(s.cand.begin(), s.cand.end());
-    s.cand.erase(std::unique(s.cand.begin(), s.cand.end()), s.cand.end());
-    int eg = 0;
-    bool found = false;
-    int64_t bound = 0;
-    for (int cand : s.cand) {
-      if (s.cand.back() - cand > kMaxStep) continue;
-      int64_t sum = 0;
-      for (int64_t k = 0; k < nbg; ++k)
-        if (s.normal[k] && s.xs[k] >= cand) sum += s.asum[k] << (s.xs[k] - cand);
-      if (wmax * sum < (int64_t(1) << 31)) {
-        eg = cand;
-        bound = wmax * sum;
-        found = true;
-        break;
+      s.xs[k] = xs;
+      s.normal[k] = as > 0 && s2m + xs + kFracBits >= 0;
+      if (s.normal[k]) {
+        lo = std::min(lo, xs);
+        hi = std::max(hi, xs);
       }
     }
+    const bool grouped = lo <= hi;
+    int64_t bound = 0;
+    const int eg = grouped ? base_exponent(s, nbg, lo, hi, wmax, &bound) : 0;
     int64_t corr = 0;
     for (int64_t k = 0; k < nbg; ++k) {
       const int64_t b = g * nbg + k;
-      if (found && s.normal[k] && s.xs[k] >= eg) {
+      if (grouped && s.normal[k] && s.xs[k] >= eg) {
         const int d = s.xs[k] - eg;
         mul[b] = (int32_t(1) << d) * 0x10001;
         shl[b] = d;
@@ -253,12 +279,12 @@ bool prepare(const PackedQMatrix& w, const QuantizedActivations& x, int64_t t, i
         if (s.asum[k] == 0) continue;
         const uint32_t c = static_cast<uint32_t>(offset * s.sigma[k]);  // lanes are mod 2^32
         s.ind.push_back({static_cast<int32_t>(b), s.xs[k], static_cast<int32_t>(c)});
-        total += std::ldexp(double(wmax * s.asum[k]), s1M + 1 + s.xs[k] + kFracBits) + 1.0;
+        total += double(wmax * s.asum[k]) * pow2d(s1M + 1 + s.xs[k] + kFracBits) + 1.0;
       }
     }
     init[g] = static_cast<int32_t>(static_cast<uint32_t>(-(offset * corr)));
     e[g] = eg;
-    if (found) total += std::ldexp(double(bound), s1M + 1 + eg + kFracBits);
+    if (grouped) total += double(bound) * pow2d(s1M + 1 + eg + kFracBits);
   }
   ind_begin[ng] = static_cast<int32_t>(s.ind.size());
   return total < 0x1p62;
@@ -310,9 +336,9 @@ void run_tiles(const QKernel& K, const detail::QRun& R, const PackedQMatrix& w, 
 }
 
 void qlinear_impl(const QuantizedActivations& x, const PackedQMatrix& w, const float* bias,
-                  float* y, int64_t ldy, ThreadPool* pool) {
+                  float* y, int64_t ldy, ThreadPool* pool, bool trusted) {
   g_stats = {};
-  if (!w.fast() || !activations_ok(x, w, ldy)) return reference_all(x, w, bias, y, ldy);
+  if (!w.fast() || !activations_ok(x, w, ldy, trusted)) return reference_all(x, w, bias, y, ldy);
   const int64_t B = std::min(w.group(), x.group);
   if (B % 8 != 0) return reference_all(x, w, bias, y, ldy);
   const QKernel K = HWY_DYNAMIC_DISPATCH(GetKernel)(w.bits(), x.bits);
@@ -329,6 +355,9 @@ void qlinear_impl(const QuantizedActivations& x, const PackedQMatrix& w, const f
   s.ind.clear();
   s.tokens.clear();
   s.slow.clear();
+  s.abs8.resize(T * w.cols() / 8);
+  s.sum8.resize(T * w.cols() / 8);
+  HWY_DYNAMIC_DISPATCH(Sums8)(x.codes.data(), T * w.cols(), s.abs8.data(), s.sum8.data());
   for (int64_t t = 0; t < T; ++t) {
     const int64_t i = static_cast<int64_t>(s.tokens.size());
     const size_t mark = s.ind.size();
@@ -405,8 +434,8 @@ PackedQMatrix PackedQMatrix::pack(const QuantizedMatrix& w) {
   L.group = w.group;
   L.bits = w.bits;
   L.tiles = (w.rows + kQTileRows - 1) / kQTileRows;
-  L.code_bytes = kQTileRows * w.cols * w.bits / 8;
-  L.tile_bytes = (L.code_bytes + ng * kQScaleBytes + 63) / 64 * 64;
+  L.group_bytes = kQTileRows * w.group * w.bits / 8;
+  L.tile_bytes = (ng + 1) / 2 * 64 + ng * L.group_bytes;
   const size_t total = static_cast<size_t>(L.tiles * L.tile_bytes);
   auto* p = static_cast<uint8_t*>(std::aligned_alloc(64, total));
   if (!p) throw std::bad_alloc();
@@ -414,21 +443,22 @@ PackedQMatrix PackedQMatrix::pack(const QuantizedMatrix& w) {
   m.data_.reset(p);
   L.data = p;
   for (int64_t ti = 0; ti < L.tiles; ++ti) {
-    uint8_t* dst = p + ti * L.tile_bytes;
+    uint8_t* tile = p + ti * L.tile_bytes;
     for (int64_t row = 0; row < kQTileRows; ++row) {
       const int64_t r = ti * kQTileRows + row;
-      const auto code = [&](int64_t c) { return r < w.rows ? w.code(r, c) : 0; };  // padding: zero
-      for (int64_t c = 0; c < w.cols; ++c) {
-        if (w.bits == 8) {
-          dst[(c / 4) * 64 + row * 4 + c % 4] = static_cast<uint8_t>(code(c));
-        } else {
-          const int half = (c / 4) & 1;  // quad q in the low nibbles, quad q + 1 in the high ones
-          dst[(c / 8) * 64 + row * 4 + c % 4] |= static_cast<uint8_t>((code(c) + 8) << (4 * half));
-        }
-      }
-      if (r >= w.rows) continue;
       for (int64_t g = 0; g < ng; ++g) {
-        auto* sc = reinterpret_cast<int8_t*>(dst + L.code_bytes + g * kQScaleBytes);
+        uint8_t* dst = tile + L.codes_offset(g);
+        for (int64_t cc = 0; cc < w.group; ++cc) {
+          const int code = r < w.rows ? w.code(r, g * w.group + cc) : 0;  // padding rows: zero
+          if (w.bits == 8) {
+            dst[(cc / 4) * 64 + row * 4 + cc % 4] = static_cast<uint8_t>(code);
+          } else {
+            const int half = (cc / 4) & 1;  // quad q in the low nibbles, quad q + 1 in the high ones
+            dst[(cc / 8) * 64 + row * 4 + cc % 4] |= static_cast<uint8_t>((code + 8) << (4 * half));
+          }
+        }
+        if (r >= w.rows) continue;
+        auto* sc = reinterpret_cast<int8_t*>(tile + L.scales_offset(g));
         sc[row] = static_cast<int8_t>(w.s1[r * ng + g] + kFracBits);
         sc[kQTileRows + row] = static_cast<int8_t>(w.s2[r * ng + g] + kFracBits);
       }
@@ -442,7 +472,7 @@ PackedQMatrix PackedQMatrix::pack(const QuantizedMatrix& w) {
 void qlinear(const QuantizedActivations& x, const PackedQMatrix& w, const float* bias, float* y,
              int64_t ldy, ThreadPool* pool) {
   DefaultFpMode fp;
-  qlinear_impl(x, w, bias, y, ldy, pool);
+  qlinear_impl(x, w, bias, y, ldy, pool, false);
 }
 
 void qlinear(const float* x, int64_t T, int64_t ldx, const ActQuant& aq, const PackedQMatrix& w,
@@ -450,7 +480,7 @@ void qlinear(const float* x, int64_t T, int64_t ldx, const ActQuant& aq, const P
   DefaultFpMode fp;
   Scratch& s = scratch();
   quantize_into(x, T, ldx, w.cols(), aq, s.xq);
-  qlinear_impl(s.xq, w, bias, y, ldy, pool);
+  qlinear_impl(s.xq, w, bias, y, ldy, pool, true);
 }
 
 QuantizedActivations quantize_activations_fast(const float* x, int64_t T, int64_t cols,

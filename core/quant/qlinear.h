@@ -47,19 +47,28 @@ inline constexpr int64_t kQTileRows = 16;
 inline constexpr int64_t kQScaleBytes = 2 * kQTileRows;
 
 // The packed Pow2Sum weights, read by the per-target kernels. Tile i holds
-// rows [16 i, 16 i + 16): first its codes, channel quad after channel quad
-// (w8: 64 bytes per quad, [row][4 channels] int8; w4: 64 bytes per quad pair,
-// byte [row][j] = (code(quad q) + 8) | (code(quad q + 1) + 8) << 4), then
-// kQScaleBytes per weight group. Rows past `rows` are zero codes.
+// rows [16 i, 16 i + 16) as one contiguous stream in the order decode reads
+// it: per pair of weight groups, one 64-byte scale line (kQScaleBytes for
+// each group of the pair), then the two groups' codes, channel quad after
+// channel quad (w8: 64 bytes per quad, [row][4 channels] int8; w4: 64 bytes
+// per quad pair, byte [row][j] = (code(quad q) + 8) | (code(quad q + 1) + 8) << 4).
+// Scales inline (not at the tile's end) keep decode a few sequential streams:
+// a separate sparse scale stream costs a DRAM stall per group. Rows past
+// `rows` are zero codes.
 struct QLayout {
   int64_t rows = 0, cols = 0, group = 0;
   int bits = 0;
-  int64_t tiles = 0, tile_bytes = 0, code_bytes = 0;  // code_bytes: per tile, before the scales
+  int64_t tiles = 0, tile_bytes = 0;
+  int64_t group_bytes = 0;  // codes of one group in one tile: group * 16 * bits / 8 (a multiple of 64)
   const uint8_t* data = nullptr;
 
   const uint8_t* tile(int64_t t) const { return data + t * tile_bytes; }
+  // Byte offsets within a tile.
+  int64_t codes_offset(int64_t g) const { return (g / 2 + 1) * 64 + g * group_bytes; }
+  int64_t scales_offset(int64_t g) const { return (g / 2) * (64 + 2 * group_bytes) + (g % 2) * kQScaleBytes; }
+  const uint8_t* codes(int64_t t, int64_t g) const { return tile(t) + codes_offset(g); }
   const int8_t* scales(int64_t t, int64_t g) const {
-    return reinterpret_cast<const int8_t*>(tile(t) + code_bytes + g * kQScaleBytes);
+    return reinterpret_cast<const int8_t*>(tile(t) + scales_offset(g));
   }
 };
 

@@ -15,14 +15,6 @@ constexpr const char* kWhere = "rotation fold";
 
 using Matrix = std::vector<double>;  // row-major, computed in double and rounded once
 
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::ostringstream os;
-  os << "[";
-  for (size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
-  os << "]";
-  return os.str();
-}
-
 FloatTensor* find_checked(TensorMap& t, const std::string& name, const std::vector<int64_t>& shape) {
   auto it = t.find(name);
   if (it == t.end()) return nullptr;

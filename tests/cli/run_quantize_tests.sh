@@ -7,22 +7,7 @@ BIN=$1
 ROOT=$2
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect_ok() {
-  local name=$1 pat=$2; shift 2
-  local out
-  out=$("$@" 2>"$TMP/err"); local rc=$?
-  if [[ $rc -eq 0 ]] && grep -qE -- "$pat" <<<"$out"; then ok; else bad "$name (rc=$rc): $(head -c 300 <<<"$out") $(head -c 300 "$TMP/err")"; fi
-}
-expect_rc() {
-  local name=$1 want=$2 pat=$3; shift 3
-  "$@" >"$TMP/out" 2>"$TMP/err"; local rc=$?
-  if [[ $rc -eq $want ]] && grep -qE -- "$pat" "$TMP/err"; then ok; else bad "$name (rc=$rc, want $want): $(head -c 400 "$TMP/err")"; fi
-}
-json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+. "$(dirname "$0")/cli_test_lib.sh"
 
 T=$ROOT/data/models/mamba2-target
 D=$ROOT/data/models/mamba2-draft

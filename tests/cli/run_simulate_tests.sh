@@ -7,16 +7,13 @@ BIN=$1
 ROOT=$2
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+. "$(dirname "$0")/cli_test_lib.sh"
+# Here the pattern may match stdout too (simulate's figures go there).
 expect_rc() {
   local name=$1 want=$2 pat=$3; shift 3
   "$@" >"$TMP/out" 2>"$TMP/err"; local rc=$?
   if [[ $rc -eq $want ]] && grep -qE -- "$pat" "$TMP/err" "$TMP/out"; then ok; else bad "$name (rc=$rc, want $want): $(head -c 400 "$TMP/err")"; fi
 }
-json_get() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 out=$("$BIN" simulate --platform vck190 --shape mamba2-2.7b --bits w4a4 --tile 8x8 --ssm-par 8 --clock 400 --json)
 for key in tokens_per_second latency_ms units utilisation resources power_w energy_per_token_mj; do

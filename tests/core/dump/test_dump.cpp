@@ -4,6 +4,8 @@
 // dumped inputs and the weights), filters are honoured, the reader rejects
 // foreign and damaged files by name, and no temporary file is ever left.
 #include <gtest/gtest.h>
+
+#include "tests/core/error_of.h"
 #include <unistd.h>
 
 #include <cmath>
@@ -51,14 +53,7 @@ using sm_test::TempDir;
 std::string target_dir() { return std::string(SPECMAMBA_TEST_DATA) + "/../../data/models/mamba2-target"; }
 std::string draft_dir() { return std::string(SPECMAMBA_TEST_DATA) + "/../../data/models/mamba2-draft"; }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const sm::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using sm_test::error_of;
 
 std::vector<int32_t> bytes_of(const std::string& s) {
   std::vector<int32_t> ids;

@@ -443,7 +443,8 @@ TEST_P(QLinear, ReferenceOnlyInputsStillMatch) {
 TEST_P(QLinear, FlushToZeroCallersGetTheDefaultModeBits) {
   // The model's forward pass runs with FTZ | DAZ (and so do pool workers):
   // subnormal activations and biases must still follow the contract.
-  const Case c{50, 128, 4, 8, 8, 64, 8, true};
+  // Large enough (rows x cols x T >= 2^19) for the pool's FTZ workers to take tiles.
+  const Case c{300, 256, 8, 8, 8, 64, 8, true};
   Data d = make_data(c);
   for (int64_t i = 0; i < 16; ++i) d.X[i] = std::ldexp(float(i % 5) - 2.0f, -140);  // subnormal groups
   for (int64_t r = 0; r < c.rows; r += 3) d.bias[r] = std::ldexp(1.0f, -140 - int(r % 7));
@@ -487,7 +488,7 @@ TEST_P(QLinear, FastActivationQuantizerIsBitExact) {
         switch (g() % 4) {
           case 0: v = special[g() % special.size()]; break;
           case 1: v = std::ldexp(float(int(g() % 256) - 128) + (g() % 2 ? 0.5f : 0.0f), int(g() % 60) - 40); break;  // ties
-          default: v = std::ldexp(std::normal_distribution<float>(0, 1)(g), int(g() % 300) - 150);
+          default: v = std::ldexp(std::normal_distribution<float>(0, 1)(g), int(g() % 270) - 150);  // to 2^120: finite
         }
         x[t * ldx + i] = v;
       }
@@ -537,8 +538,8 @@ TEST(QLinearApi, BytesAndShape) {
     EXPECT_EQ(P.bits(), wb);
     EXPECT_EQ(P.group(), 64);
     EXPECT_EQ(P.kind(), ScaleKind::Pow2Sum);
-    // 3 tiles of 16 rows; per tile: codes, then 32 scale bytes per group, to 64 bytes.
-    const size_t tile = (16 * 256 * wb / 8 + 4 * 32 + 63) / 64 * 64;
+    // 3 tiles of 16 rows; per tile: the codes and one 64-byte scale line per pair of groups.
+    const size_t tile = 16 * 256 * wb / 8 + 2 * 64;
     EXPECT_EQ(P.bytes(), 3 * tile);
     EXPECT_EQ(P.reference().codes, w.codes);
     const auto wf = q::quantize_weights(W.data(), 37, 256, wb, 64, ScaleKind::Float);
@@ -546,7 +547,7 @@ TEST(QLinearApi, BytesAndShape) {
     EXPECT_FALSE(Pf.fast());
     EXPECT_EQ(Pf.bytes(), wf.codes.size() + wf.scales.size() * 4);
   }
-  // Odd group count: the 32-byte scale rows are padded to the line.
+  // Odd group count: the last scale line is half used.
   const auto w3 = q::quantize_weights(W.data(), 16, 192, 8, 64, ScaleKind::Pow2Sum);
   EXPECT_EQ(PackedQMatrix::pack(w3).bytes(), size_t(16 * 192 + 128));
   // Moves keep the packed data valid.

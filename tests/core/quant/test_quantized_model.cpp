@@ -4,6 +4,8 @@
 // about their shapes, bits or scales are rejected naming the tensor.
 #include <gtest/gtest.h>
 
+#include "tests/core/error_of.h"
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -37,14 +39,7 @@ QuantConfig preset(const std::string& name, bool rotation, int64_t group = 64) {
   return q;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const sm::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using sm_test::error_of;
 
 std::vector<float> all_logits(sm::MambaModel& m, const std::vector<int32_t>& ids) {
   auto st = m.new_state();

@@ -10,6 +10,8 @@
 // checkpoint untouched.
 #include <gtest/gtest.h>
 
+#include "tests/core/error_of.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -46,14 +48,7 @@ std::string shipped(const std::string& name) {
   return std::string(SPECMAMBA_TEST_DATA) + "/../../data/models/" + name;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const sm::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using sm_test::error_of;
 
 // ---- Dense double reference ------------------------------------------------
 
