@@ -5,11 +5,13 @@
 //   in_proj 768 -> 3072, out_proj 1536 -> 768, x_proj 1536 -> 80, lm_head 768 -> 50280
 //   x T = 1 (decode), 7 (tree batch), 64, 256 (prefill)
 //   x w8a8, w4a8, w4a4 (Pow2Sum, weight group 128, activation group 8).
-// Counters: GBps = bytes() streamed per call / time; BW = GBps / the
-// single-thread read bandwidth measured at start (core/kernels/membw.h);
-// x_fp32 = fp32 time / this time (same shape, T and cache state); GOPS =
-// 2 T rows cols / time; fallback / singles = reference rows and individually
-// rescaled blocks per call (the data should keep both at or near 0).
+// Counters: GBps = bytes() streamed per call / wall time (cpuGBps: / thread
+// CPU time, which leaves out time the thread was not scheduled on a busy
+// machine); BW = GBps / the single-thread read bandwidth measured at start
+// (core/kernels/membw.h); x_fp32 = fp32 wall time / this wall time (same
+// shape, T and cache state); GOPS = 2 T rows cols / wall time; fallback /
+// singles = reference rows and individually rescaled blocks per call (the
+// data should keep both at or near 0).
 // "/cold" runs rotate through enough copies of the matrix (> 96 MB) that every
 // call streams from DRAM, as a decode step through all layers does; the
 // others reuse one copy, which stays in the caches where it fits.
@@ -17,6 +19,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <map>
 #include <random>
 #include <string>
@@ -51,7 +54,7 @@ constexpr int64_t kWeightGroup = 128, kActGroup = 8;
 constexpr size_t kColdBytes = size_t(96) << 20;
 
 double g_membw = 0.0;
-// fp32 seconds per call, keyed by (shape, T, cold): the x_fp32 baseline.
+// fp32 wall seconds per call, keyed by (shape, T, cold): the x_fp32 baseline.
 std::map<std::tuple<std::string, int64_t, bool>, double> g_fp32;
 
 std::vector<float> weights(const Shape& s) {
@@ -75,12 +78,33 @@ int copies_for(size_t bytes, bool cold) {
   return cold ? static_cast<int>(std::min<size_t>(64, (kColdBytes + bytes - 1) / bytes)) : 1;
 }
 
+double thread_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+}
+
+// Wall and thread-CPU seconds per call. On a busy (shared, virtual) machine
+// the CPU figure leaves out the time the thread was not running at all.
+struct PerCall {
+  double wall, cpu;
+};
 template <class F>
-double seconds_per_call(benchmark::State& st, F&& f) {
+PerCall seconds_per_call(benchmark::State& st, F&& f) {
   const auto t0 = std::chrono::steady_clock::now();
+  const double c0 = thread_cpu_seconds();
   for (auto _ : st) f();
+  const double c1 = thread_cpu_seconds();
   const auto t1 = std::chrono::steady_clock::now();
-  return std::chrono::duration<double>(t1 - t0).count() / static_cast<double>(st.iterations());
+  const double n = static_cast<double>(st.iterations());
+  return {std::chrono::duration<double>(t1 - t0).count() / n, (c1 - c0) / n};
+}
+
+void bandwidth_counters(benchmark::State& st, size_t bytes, int64_t ops, PerCall t) {
+  st.counters["GBps"] = double(bytes) / t.wall / 1e9;
+  st.counters["cpuGBps"] = double(bytes) / t.cpu / 1e9;
+  st.counters["BW"] = double(bytes) / t.wall / 1e9 / g_membw;
+  st.counters["GOPS"] = 2.0 * double(ops) / t.wall / 1e9;
 }
 
 void Fp32(benchmark::State& st, Shape s, int64_t T, bool cold) {
@@ -92,15 +116,13 @@ void Fp32(benchmark::State& st, Shape s, int64_t T, bool cold) {
   const auto x = inputs(T * s.in);
   std::vector<float> y(T * s.out);
   int i = 0;
-  const double sec = seconds_per_call(st, [&] {
+  const PerCall t = seconds_per_call(st, [&] {
     sm::packed_linear(x.data(), T, P[i], nullptr, y.data(), s.out, nullptr);
     benchmark::DoNotOptimize(y.data());
     i = (i + 1) % n;
   });
-  g_fp32[{s.name, T, cold}] = sec;
-  st.counters["GBps"] = double(one.bytes()) / sec / 1e9;
-  st.counters["BW"] = double(one.bytes()) / sec / 1e9 / g_membw;
-  st.counters["GOPS"] = 2.0 * T * s.in * s.out / sec / 1e9;
+  g_fp32[{s.name, T, cold}] = t.wall;
+  bandwidth_counters(st, one.bytes(), T * s.in * s.out, t);
 }
 
 void QLinear(benchmark::State& st, Shape s, Config c, int64_t T, bool cold) {
@@ -114,19 +136,17 @@ void QLinear(benchmark::State& st, Shape s, Config c, int64_t T, bool cold) {
   std::vector<float> y(T * s.out);
   const q::ActQuant aq{c.abits, kActGroup};
   int i = 0;
-  const double sec = seconds_per_call(st, [&] {
+  const PerCall t = seconds_per_call(st, [&] {
     q::qlinear(x.data(), T, s.in, aq, P[i], nullptr, y.data(), s.out, nullptr);
     benchmark::DoNotOptimize(y.data());
     i = (i + 1) % n;
   });
   const auto stats = q::qlinear_last_stats();
-  st.counters["GBps"] = double(one.bytes()) / sec / 1e9;
-  st.counters["BW"] = double(one.bytes()) / sec / 1e9 / g_membw;
-  st.counters["GOPS"] = 2.0 * T * s.in * s.out / sec / 1e9;
+  bandwidth_counters(st, one.bytes(), T * s.in * s.out, t);
   st.counters["fallback"] = double(stats.fallback_rows);
   st.counters["singles"] = double(stats.single_blocks);
   const auto it = g_fp32.find({s.name, T, cold});
-  if (it != g_fp32.end()) st.counters["x_fp32"] = it->second / sec;
+  if (it != g_fp32.end()) st.counters["x_fp32"] = it->second / t.wall;
 }
 
 }  // namespace

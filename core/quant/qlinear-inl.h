@@ -292,6 +292,7 @@ HWY_INLINE void LoadPair(const uint8_t* p, V& w0, V& w1) {
 // own madd. The lanes hold the exact sum.
 struct DotSign {
   static constexpr int kBits = 8;
+  static constexpr bool kSignScheme = true;
   static HWY_INLINE Act MakeAct(V a0, V a1) { return {a0, a1, Ops::Abs8(a0), Ops::Abs8(a1)}; }
   static HWY_INLINE void Load(const uint8_t* p, V& w0, V& w1) { LoadPair<8, false>(p, w0, w1); }
   static HWY_INLINE V Mult(const QToken& t, int64_t b) { return Bcast(&t.mul[b]); }
@@ -312,6 +313,7 @@ struct DotSign {
 template <int kB>
 struct DotOffset {
   static constexpr int kBits = kB;
+  static constexpr bool kSignScheme = false;
   static HWY_INLINE Act MakeAct(V a0, V a1) { return {a0, a1, a0, a1}; }
   static HWY_INLINE void Load(const uint8_t* p, V& w0, V& w1) { LoadPair<kB, true>(p, w0, w1); }
   static HWY_INLINE V Mult(const QToken& t, int64_t b) { return Bcast(&t.mul[b]); }
@@ -331,6 +333,7 @@ struct DotOffset {
 template <int kB>
 struct DotVnni {
   static constexpr int kBits = kB;
+  static constexpr bool kSignScheme = false;
   static HWY_INLINE Act MakeAct(V a0, V a1) { return {a0, a1, a0, a1}; }
   static HWY_INLINE void Load(const uint8_t* p, V& w0, V& w1) { LoadPair<kB, true>(p, w0, w1); }
   static HWY_INLINE V Mult(const QToken& t, int64_t b) { return Bcast(&t.shl[b]); }
@@ -359,23 +362,27 @@ HWY_INLINE VecPos Locate(const QLayout& L, int64_t v) {
 }
 
 // Register plans (16 vector registers on SSE4 / AVX2, 32 on AVX-512).
-// Decode (one token: the weights are the whole cost) runs 4 tiles at once:
-// 4 sequential streams, and each block also prefetches the next panel's
-// lines (kPrefetchPanels ahead). Its int8 arithmetic is dense enough (~10
-// uops per 64 bytes) that the out-of-order window alone cannot keep DRAM
-// busy; measured on Zen 3, no prefetch loses a third of the bandwidth, and
-// fewer tiles or a farther distance lose ~10%. Batches keep one tile's
-// weight vectors in registers (or L1) for kBatchTokens tokens.
-#ifndef SM_QLIN_BT
-#define SM_QLIN_BT 3
-#endif
-#ifndef SM_QLIN_BV
-#define SM_QLIN_BV 2
-#endif
+// Decode (one token: the weights are the whole cost) runs several tiles at
+// once (that many sequential streams), and each block also prefetches the
+// next panel's lines (kPrefetchPanels ahead). Its int8 arithmetic is dense
+// enough (~10 uops per 64 bytes) that the out-of-order window alone cannot
+// keep DRAM busy: measured on Zen 3, dropping the prefetch loses a third of
+// the bandwidth; 2, 3 or 4 tiles and T0 / T1 hints were within noise.
+// Batches keep one tile's weight vectors in registers (or L1) for
+// BatchTokens() tokens.
 constexpr int64_t kPrefetchPanels = 1;
-constexpr int kDecodeVecs = 4 * kVecPerTile;
-constexpr int kBatchVecs = kRows == 16 ? 2 : (kRows == 8 ? SM_QLIN_BV : 4);
-constexpr int kBatchTokens = kRows == 16 ? 6 : (kRows == 8 ? SM_QLIN_BT : 2);
+constexpr int kDecodeTiles = kRows == 16 ? 4 : (kRows == 8 ? 3 : 2);  // S accumulators: 4, 6, 8 registers
+constexpr int kDecodeVecs = kDecodeTiles * kVecPerTile;
+constexpr int kBatchVecs = kRows == 4 ? 4 : 2;  // one tile (SSE4, AVX2) or two (AVX-512)
+// The sign scheme needs two more registers per token (|a| of both quads).
+// On AVX2, 3 x 2 / 4 x 2 panels and 1-vector panels of 5-8 tokens measured
+// within noise of each other.
+template <class D>
+constexpr int BatchTokens() {
+  if constexpr (kRows == 16) return 6;
+  if constexpr (kRows == 4) return 2;
+  return D::kSignScheme ? 3 : 4;
+}
 
 // One individually rescaled block for NV vectors of one token: the raw dot
 // product (multiplier 1), minus the offset correction, then the reference's
@@ -496,14 +503,15 @@ void RunPanels(const QRun& R, int64_t tile0, int64_t tile1) {
     for (; v < v_end; ++v) Panel<D, kPPB, 1, 1>(R, R.tokens, v);
     return;
   }
+  constexpr int kTokens = BatchTokens<D>();
   for (; v < v_end;) {
     const bool full = v + kBatchVecs <= v_end;
-    for (int64_t t = 0; t < R.ntok; t += kBatchTokens) {
-      const int tt = static_cast<int>(std::min<int64_t>(kBatchTokens, R.ntok - t));
+    for (int64_t t = 0; t < R.ntok; t += kTokens) {
+      const int tt = static_cast<int>(std::min<int64_t>(kTokens, R.ntok - t));
       if (full)
-        PanelUpTo<D, kPPB, kBatchTokens, kBatchVecs>(tt, R, R.tokens + t, v);
+        PanelUpTo<D, kPPB, kTokens, kBatchVecs>(tt, R, R.tokens + t, v);
       else
-        PanelUpTo<D, kPPB, kBatchTokens, 1>(tt, R, R.tokens + t, v);
+        PanelUpTo<D, kPPB, kTokens, 1>(tt, R, R.tokens + t, v);
     }
     v += full ? kBatchVecs : 1;
   }

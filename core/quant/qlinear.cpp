@@ -74,10 +74,8 @@ struct Scratch {
   std::vector<QBlock> ind;
   std::vector<QToken> tokens;
   std::vector<int64_t> slow;
-  std::vector<int32_t> abs8, sum8;  // per 8 channels of every token
-  std::vector<int64_t> asum, sigma;  // per block of one group
-  std::vector<int> xs;
-  std::vector<uint8_t> normal;
+  std::vector<int32_t> abs8, sum8;      // per 8 channels of every token
+  std::vector<int32_t> asum, sigma, xs;  // per block of one token
 };
 
 Scratch& scratch() {
@@ -190,13 +188,15 @@ double pow2d(int k) { return std::bit_cast<double>(static_cast<uint64_t>(1023 + 
 // that every grouped block (candidates with xs >= e) has d = xs - e <=
 // kMaxStep and wmax * sum asum 2^d < 2^31. At e = the largest candidate both
 // hold (|S| <= 128 * 128 * group <= 2^30), so there always is one. Returns
-// the bound wmax * sum asum 2^d through *bound.
-int base_exponent(const Scratch& s, int64_t nbg, int lo, int hi, int64_t wmax, int64_t* bound) {
+// the bound wmax * sum asum 2^d through *bound. Candidates: asum > 0 and
+// xs >= thr (every row's shift s2 + xs + 32 >= 0).
+int base_exponent(const int32_t* as, const int32_t* xs, int64_t nbg, int thr, int lo, int hi,
+                  int64_t wmax, int64_t* bound) {
   for (int e = lo;;) {
     if (hi - e <= kMaxStep) {
       int64_t sum = 0;
       for (int64_t k = 0; k < nbg; ++k)
-        if (s.normal[k] && s.xs[k] >= e) sum += s.asum[k] << (s.xs[k] - e);
+        if (as[k] > 0 && xs[k] >= e) sum += int64_t(as[k]) << (xs[k] - e);  // xs >= e >= thr
       if (wmax * sum < (int64_t(1) << 31)) {
         *bound = wmax * sum;
         return e;
@@ -204,7 +204,7 @@ int base_exponent(const Scratch& s, int64_t nbg, int lo, int hi, int64_t wmax, i
     }
     int next = hi;  // the next candidate exponent above e
     for (int64_t k = 0; k < nbg; ++k)
-      if (s.normal[k] && s.xs[k] > e) next = std::min(next, s.xs[k]);
+      if (as[k] > 0 && xs[k] > e && xs[k] >= thr) next = std::min(next, xs[k]);
     e = next;
   }
 }
@@ -231,59 +231,66 @@ bool prepare(const PackedQMatrix& w, const QuantizedActivations& x, int64_t t, i
              int offset, Scratch& s, int32_t* mul, int32_t* shl, int32_t* init, int32_t* e,
              int32_t* ind_begin) {
   const int64_t cols = w.cols(), wg = w.group(), ag = x.group;
-  const int64_t ng = cols / wg, nbg = wg / B, per8 = B / 8, ratio = ag / B;  // ag is a multiple of B
+  const int64_t ng = cols / wg, nbg = wg / B, nb = cols / B, per8 = B / 8, ratio = ag / B;  // ag: a multiple of B
   const int32_t* abs8 = s.abs8.data() + t * (cols / 8);
   const int32_t* sum8 = s.sum8.data() + t * (cols / 8);
   const int16_t* xe = x.exps.data() + t * (cols / ag);
   const int64_t wmax = w.max_abs_code();
-  s.asum.resize(nbg);
-  s.sigma.resize(nbg);
-  s.xs.resize(nbg);
-  s.normal.resize(nbg);
-  double total = 0.0;  // bound on sum |term|: exact products, a relative error of ~1e-15 in the sum
-  for (int64_t g = 0; g < ng; ++g) {
-    ind_begin[g] = static_cast<int32_t>(s.ind.size());
-    const int s2m = w.s2_min(g), s1M = w.s1_max(g);
-    int lo = INT_MAX, hi = INT_MIN;
-    for (int64_t k = 0; k < nbg; ++k) {
-      const int64_t b = g * nbg + k;
-      int64_t as = 0, sg = 0;
+  // Per block: sum |a| (<= 128 B, fits int32), sum a, exponent.
+  s.asum.resize(nb);
+  s.sigma.resize(nb);
+  s.xs.resize(nb);
+  if (per8 == 1) {
+    std::copy(abs8, abs8 + nb, s.asum.begin());
+    std::copy(sum8, sum8 + nb, s.sigma.begin());
+  } else {
+    for (int64_t b = 0; b < nb; ++b) {
+      int32_t as = 0, sg = 0;
       for (int64_t j = b * per8; j < (b + 1) * per8; ++j) {
         as += abs8[j];
         sg += sum8[j];
       }
-      const int xs = xe[b / ratio];
-      s.asum[k] = as;
-      s.sigma[k] = sg;
-      s.xs[k] = xs;
-      s.normal[k] = as > 0 && s2m + xs + kFracBits >= 0;
-      if (s.normal[k]) {
-        lo = std::min(lo, xs);
-        hi = std::max(hi, xs);
-      }
+      s.asum[b] = as;
+      s.sigma[b] = sg;
+    }
+  }
+  for (int64_t i = 0; i < cols / ag; ++i)  // each activation group spans `ratio` blocks
+    std::fill_n(s.xs.begin() + i * ratio, ratio, int32_t(xe[i]));
+  double total = 0.0;  // bound on sum |term|: exact products, a relative error of ~1e-15 in the sum
+  for (int64_t g = 0; g < ng; ++g) {
+    ind_begin[g] = static_cast<int32_t>(s.ind.size());
+    const int32_t* as = s.asum.data() + g * nbg;
+    const int32_t* sg = s.sigma.data() + g * nbg;
+    const int32_t* xs = s.xs.data() + g * nbg;
+    const int s1M = w.s1_max(g), thr = -kFracBits - w.s2_min(g);
+    int lo = INT_MAX, hi = INT_MIN;
+    for (int64_t k = 0; k < nbg; ++k) {
+      const bool cand = as[k] > 0 && xs[k] >= thr;
+      lo = cand ? std::min(lo, int(xs[k])) : lo;
+      hi = cand ? std::max(hi, int(xs[k])) : hi;
     }
     const bool grouped = lo <= hi;
     int64_t bound = 0;
-    const int eg = grouped ? base_exponent(s, nbg, lo, hi, wmax, &bound) : 0;
+    const int eg = grouped ? base_exponent(as, xs, nbg, thr, lo, hi, wmax, &bound) : INT_MAX;
     int64_t corr = 0;
     for (int64_t k = 0; k < nbg; ++k) {
       const int64_t b = g * nbg + k;
-      if (grouped && s.normal[k] && s.xs[k] >= eg) {
-        const int d = s.xs[k] - eg;
+      if (as[k] > 0 && xs[k] >= eg) {  // grouped (eg >= thr)
+        const int d = xs[k] - eg;
         mul[b] = (int32_t(1) << d) * 0x10001;
         shl[b] = d;
-        corr += s.sigma[k] * (int64_t(1) << d);
+        corr += int64_t(sg[k]) << d;
       } else {
         mul[b] = 0;
         shl[b] = 32;
-        if (s.asum[k] == 0) continue;
-        const uint32_t c = static_cast<uint32_t>(offset * s.sigma[k]);  // lanes are mod 2^32
-        s.ind.push_back({static_cast<int32_t>(b), s.xs[k], static_cast<int32_t>(c)});
-        total += double(wmax * s.asum[k]) * pow2d(s1M + 1 + s.xs[k] + kFracBits) + 1.0;
+        if (as[k] == 0) continue;
+        const uint32_t c = static_cast<uint32_t>(offset * sg[k]);  // lanes are mod 2^32
+        s.ind.push_back({static_cast<int32_t>(b), xs[k], static_cast<int32_t>(c)});
+        total += double(wmax * as[k]) * pow2d(s1M + 1 + xs[k] + kFracBits) + 1.0;
       }
     }
     init[g] = static_cast<int32_t>(static_cast<uint32_t>(-(offset * corr)));
-    e[g] = eg;
+    e[g] = grouped ? eg : 0;
     if (grouped) total += double(bound) * pow2d(s1M + 1 + eg + kFracBits);
   }
   ind_begin[ng] = static_cast<int32_t>(s.ind.size());
@@ -327,12 +334,13 @@ void reference_row(const QuantizedActivations& x, int64_t t, const PackedQMatrix
 void run_tiles(const QKernel& K, const detail::QRun& R, const PackedQMatrix& w, ThreadPool* pool) {
   const int64_t tiles = w.layout().tiles;
   // Below ~0.5 M multiply-adds a hand-off to another thread costs more than it saves.
-  if (!pool || pool->size() == 1 || tiles < 8 ||
+  if (!pool || pool->size() == 1 || tiles < 24 ||
       w.rows() * w.cols() * std::min<int64_t>(R.ntok, 8) < (int64_t(1) << 19)) {
     K.run(R, 0, tiles);
     return;
   }
-  pool->parallel_for(tiles, [&](int64_t t0, int64_t t1) { K.run(R, t0, t1); }, 4);
+  // Chunks of 12 tiles: whole decode panels (2, 3 or 4 tiles) on every target.
+  pool->parallel_for(tiles, [&](int64_t t0, int64_t t1) { K.run(R, t0, t1); }, 12);
 }
 
 void qlinear_impl(const QuantizedActivations& x, const PackedQMatrix& w, const float* bias,

@@ -76,7 +76,12 @@ void fill_group(Rng& r, Flavor f, float* v, int64_t n, double sd, int kmax) {
     } else if (c == 1) {
       v[i] = -0.0f;
     } else if (c == 2) {
-      v[i] = float(std::ldexp(r.below(2) ? 1.0 : -1.0, k + int(r.below(3))));
+      // Two draws sequenced explicitly (as GCC evaluated the call's
+      // arguments when the hashes were captured): argument order is
+      // unspecified, and Clang goes the other way.
+      const int e = k + int(r.below(3));
+      const double sign = r.below(2) ? 1.0 : -1.0;
+      v[i] = float(std::ldexp(sign, e));
     } else {
       v[i] = float(std::ldexp(r.gauss(), k));
     }

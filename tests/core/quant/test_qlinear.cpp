@@ -231,6 +231,20 @@ TEST_P(QLinear, WeightGroupsSmallerThanActivationGroups) {
   }
 }
 
+TEST_P(QLinear, ThreadsSplitTilesWithoutChangingBits) {
+  // Large enough for the pool to split output tiles (>= 24 tiles, >= 2^19
+  // multiply-adds), with 2 and 3 threads (uneven chunks), against the reference.
+  sm::ThreadPool pool3(3);
+  const Case cases[] = {{1027, 768, 1, 8, 8, 128, 8, true}, {1000, 768, 1, 4, 4, 128, 8},
+                        {520, 768, 5, 4, 8, 64, 8, true}, {390, 1536, 20, 8, 4, 128, 8}};
+  uint32_t seed = 900;
+  for (Case c : cases) {
+    c.seed = seed++;
+    check_case(c, &pool2_);
+    check_case(c, &pool3);
+  }
+}
+
 // ------------------------------------------------------- exponent windows
 
 TEST_P(QLinear, ClampingExponentWindows) {
@@ -443,8 +457,8 @@ TEST_P(QLinear, ReferenceOnlyInputsStillMatch) {
 TEST_P(QLinear, FlushToZeroCallersGetTheDefaultModeBits) {
   // The model's forward pass runs with FTZ | DAZ (and so do pool workers):
   // subnormal activations and biases must still follow the contract.
-  // Large enough (rows x cols x T >= 2^19) for the pool's FTZ workers to take tiles.
-  const Case c{300, 256, 8, 8, 8, 64, 8, true};
+  // Large enough (>= 24 tiles, rows x cols x T >= 2^19) for the pool's FTZ workers to take tiles.
+  const Case c{420, 256, 8, 8, 8, 64, 8, true};
   Data d = make_data(c);
   for (int64_t i = 0; i < 16; ++i) d.X[i] = std::ldexp(float(i % 5) - 2.0f, -140);  // subnormal groups
   for (int64_t r = 0; r < c.rows; r += 3) d.bias[r] = std::ldexp(1.0f, -140 - int(r % 7));
