@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "accel/backends.h"
 #include "cli_common.h"
 #include "core/dump/dump_replay.h"
 #include "core/dump/dump_writer.h"
@@ -38,6 +39,10 @@ struct GenerateArgs {
   std::string dump_layers;
   std::string dump_tokens;
   bool dump_logits = false;
+  // Backend of the quantized ops.
+  std::string device = "cpu";
+  std::string xclbin;
+  int board = 0;
 };
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -70,6 +75,12 @@ Runner add_generate(CLI::App& app, Common& c) {
   cmd->add_flag("--ignore-eos", a->ignore_eos, "keep going past the end-of-text token");
   cmd->add_option("--threads", c.threads, "worker threads");
   cmd->add_flag("--json", c.json, "print one JSON object instead of streaming");
+  cmd->add_option("--device", a->device,
+                  "where the quantized ops run: cpu (the model's kernels), emu (the accelerator's kernels "
+                  "on the CPU) or xrt (an FPGA board; falls back to emu without one)")
+      ->check(CLI::IsMember({"cpu", "emu", "xrt"}));
+  cmd->add_option("--xclbin", a->xclbin, "xrt: the accelerator's xclbin (docs/xrt.md)");
+  cmd->add_option("--board", a->board, "xrt: board index (specmamba devices lists them)")->check(CLI::Range(0, 63));
   auto* d = cmd->add_option("--draft", a->draft, "draft model directory: enables speculative decoding");
   auto* tree = cmd->add_option("--tree", a->tree,
                   "token tree: widths per depth (\"4,2,2,1\"; a chain of k is \"1,...,1\"), a JSON "
@@ -120,7 +131,11 @@ Runner add_generate(CLI::App& app, Common& c) {
     }
     // --tree alone means speculative decoding with the shipped draft.
     if (a->draft.empty() && tree->count() > 0) a->draft = default_draft_model();
+    if (a->device != "xrt" && !a->xclbin.empty()) throw UsageError("--xclbin needs --device xrt");
     auto m = open_model(a->model, c.threads);
+    const accel::OpenedDevice dev = accel::open_device({a->device, a->xclbin, a->board});
+    if (!dev.fallback.empty()) std::cerr << "specmamba: " << dev.fallback << "\n";
+    if (dev.device) m->use_device(dev.device);
     if (!a->dump.empty()) {
       try {
         check_layer_filter(dopt.layers, m->config().n_layer, "--dump-layers");
@@ -167,6 +182,7 @@ Runner add_generate(CLI::App& app, Common& c) {
     std::unique_ptr<EventSink> sink;
     if (spec) {
       draft = open_model(a->draft, 1);  // a tiny draft gains nothing from threads
+      if (dev.device) draft->use_device(dev.device);
       if (!a->trace.empty())
         // spec_generate adds the settings, geometry and results.
         sink = open_trace_sink(a->trace, {{"target", a->model}, {"draft", a->draft},
@@ -225,6 +241,18 @@ Runner add_generate(CLI::App& app, Common& c) {
       j["tokens_per_second"] = s.total_tokens_per_second();
       j["stop_reason"] = s.stop_reason;
       j["threads"] = c.threads;
+      j["device"] = dev.backend;
+      if (dev.device) {
+        const device::OpCounts oc = dev.device->counts();
+        j["device_info"] = {{"requested", a->device},
+                            {"describe", dev.device->describe()},
+                            {"fallback", dev.fallback},
+                            {"linear_calls", oc.linear_calls},
+                            {"linear_rows", oc.linear_rows},
+                            {"conv_rows", oc.conv_rows},
+                            {"ssm_calls", oc.ssm_calls},
+                            {"ssm_tokens", oc.ssm_tokens}};
+      }
       if (!a->dump.empty()) j["dump"] = a->dump;
       j["sampling"] = {{"temperature", opt.sampling.temperature}, {"top_k", opt.sampling.top_k},
                        {"top_p", opt.sampling.top_p}, {"seed", opt.sampling.seed}};

@@ -11,6 +11,7 @@ namespace sm::cli {
 Runner add_dump_info(CLI::App& app, Common& c);  // cmd_dump_info.cpp
 Runner add_quantize(CLI::App& app, Common& c);   // cmd_quantize.cpp
 Runner add_simulate(CLI::App& app, Common& c);   // cmd_simulate.cpp
+Runner add_devices(CLI::App& app, Common& c);    // cmd_devices.cpp
 }
 
 int main(int argc, char** argv) {
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
   reg(add_dump_info);
   reg(add_quantize);
   reg(add_simulate);
+  reg(add_devices);
   // Exit status: 0 success (and --help / --version), 1 runtime error, 2 usage error.
   try {
     app.parse(argc, argv);

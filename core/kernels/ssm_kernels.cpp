@@ -177,13 +177,21 @@ void conv_silu_row(const float* const* ext, int K, const float* wT, int64_t C, c
 void causal_conv_silu(const float* in, int64_t in_stride, int64_t T, int64_t C, int K,
                       const float* wT, const float* b, float* window, float* out, int64_t c0,
                       int64_t c1) {
+  causal_conv_rows(in, in_stride, T, C, K, window, out, c0, c1,
+                   [&](const float* const* ext, float* o, int64_t a, int64_t z) {
+                     conv_silu_row(ext, K, wT, C, b, o, a, z);
+                   });
+}
+
+void causal_conv_rows(const float* in, int64_t in_stride, int64_t T, int64_t C, int K, float* window,
+                      float* out, int64_t c0, int64_t c1, const ConvRowFn& row_fn) {
   const int64_t W = K - 1;
   // Row r of the extended input: the window for r < W, else input row r - W.
   auto row = [&](int64_t r) -> const float* { return r < W ? window + r * C : in + (r - W) * in_stride; };
   std::vector<const float*> ext(static_cast<size_t>(K));
   for (int64_t t = 0; t < T; ++t) {
     for (int k = 0; k < K; ++k) ext[k] = row(t + k);
-    conv_silu_row(ext.data(), K, wT, C, b, out + t * C, c0, c1);
+    row_fn(ext.data(), out + t * C, c0, c1);
   }
   // New window: the last W rows of ext (rows T .. T+W-1).
   if (W > 0) {

@@ -7,6 +7,7 @@
 // so any split is exact, and a channel's result never depends on T, the
 // range or the alignment (decode, tree and prefill agree bit for bit).
 #include <cstdint>
+#include <functional>
 
 namespace sm {
 
@@ -21,6 +22,12 @@ void conv_silu_row(const float* const* ext, int K, const float* wT, int64_t C, c
 void causal_conv_silu(const float* in, int64_t in_stride, int64_t T, int64_t C, int K,
                       const float* wT, const float* b, float* window, float* out, int64_t c0,
                       int64_t c1);
+
+// The same windowing with each output row computed by `row(ext, o, c0, c1)`
+// (a device's conv, core/device): ext holds the row's K inputs, oldest first.
+using ConvRowFn = std::function<void(const float* const* ext, float* o, int64_t c0, int64_t c1)>;
+void causal_conv_rows(const float* in, int64_t in_stride, int64_t T, int64_t C, int K, float* window,
+                      float* out, int64_t c0, int64_t c1, const ConvRowFn& row);
 
 // Mamba-1 selective scan for channels [e0, e1).
 //   x, dt: [T][E]; bc: [T][bc_stride] with B at +b_off and C at +c_off (N each)

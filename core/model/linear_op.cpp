@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "core/model/linear_op.h"
 
+#include <bit>
 #include <vector>
 
+#include "core/device/device.h"
+#include "core/io/error.h"
 #include "core/quant/hadamard.h"
 
 namespace sm {
@@ -30,10 +33,37 @@ LinearOp LinearOp::quantized(quant::QuantizedMatrix w, int act_bits, int64_t act
   return op;
 }
 
+void LinearOp::bind(device::Device& dev, const std::string& name) {
+  if (!q_) fail(name, "only quantized layers run on a device");
+  dev_ = nullptr;
+  handle_ = dev.add_linear({name, &q_->reference(), aq_, rotate_input_});
+  dev_ = &dev;
+}
+
+namespace {
+
+// y += bias as the CPU kernels round it: IEEE addition, with the one sum that
+// FTZ/DAZ would change (0 + a subnormal bias) written out.
+void add_bias(float* y, int64_t T, int64_t n, int64_t ldy, const float* bias) {
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t r = 0; r < n; ++r) {
+      float& v = y[t * ldy + r];
+      const uint32_t ub = std::bit_cast<uint32_t>(bias[r]) & 0x7fffffffu;
+      v = (v == 0.0f && ub != 0 && ub < 0x00800000u) ? bias[r] : v + bias[r];
+    }
+}
+
+}  // namespace
+
 size_t LinearOp::bytes() const { return q_ ? q_->bytes() : fp_.bytes(); }
 
 void LinearOp::run(const float* x, int64_t T, const float* bias, float* y, int64_t ldy,
                    ThreadPool* pool) const {
+  if (dev_) {  // the device rotates and quantizes the input itself
+    dev_->linear(handle_, x, T, in_, y, ldy);
+    if (bias) add_bias(y, T, out_, ldy, bias);
+    return;
+  }
   if (rotate_input_) {
     // One scratch per thread: forwards of different models may run concurrently.
     thread_local std::vector<float> rotated;

@@ -9,6 +9,7 @@
 // bit for bit in both modes.
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "core/kernels/packed_matrix.h"
 #include "core/quant/qlinear.h"
@@ -16,6 +17,9 @@
 namespace sm {
 
 class ThreadPool;
+namespace device {
+class Device;
+}
 
 
 // Activation quantization of a quantized layer's input rows.
@@ -39,6 +43,16 @@ class LinearOp {
   void set_rotate_input(bool on) { rotate_input_ = on; }
   bool rotate_input() const { return rotate_input_; }
 
+  // Runs on `dev` from now on: the weights are uploaded once (sm::Error when
+  // the device cannot run this layer, naming it). Only quantized layers go to
+  // a device; fp32 ones stay on the CPU. dev must outlive the op.
+  void bind(device::Device& dev, const std::string& name);
+  bool on_device() const { return dev_ != nullptr; }
+  void unbind() {
+    dev_ = nullptr;
+    handle_ = -1;
+  }
+
   // y[T][ldy] (columns [0, out)) = op(x[T][in]) + bias (bias may be null).
   void run(const float* x, int64_t T, const float* bias, float* y, int64_t ldy, ThreadPool* pool) const;
 
@@ -58,6 +72,8 @@ class LinearOp {
   std::unique_ptr<quant::PackedQMatrix> q_;
   quant::ActQuant aq_;
   bool rotate_input_ = false;
+  device::Device* dev_ = nullptr;
+  int32_t handle_ = -1;
 };
 
 }  // namespace sm

@@ -13,6 +13,7 @@
 #include "core/kernels/math_kernels.h"
 #include "core/kernels/ssm_kernels.h"
 #include "core/kernels/vector_ops.h"
+#include "core/model/layer_ops.h"
 #include "core/quant/hadamard.h"
 #include "core/quant/quantizers.h"
 
@@ -251,7 +252,7 @@ void MambaModel::mixer_mamba1(int l, int64_t T, LayerState& st) {
   const float* proj = ws_[kProj].data();  // [T][x (E) | z (E)]
   float* xc = buf(kConv, T * E);
   parallel(T * E * K, E, 16, [&](int64_t c0, int64_t c1) {
-    causal_conv_silu(proj, P, T, E, K, lw.conv_wT, lw.conv_b, st.conv.data(), xc, c0, c1);
+    layer_causal_conv(*w_, l, proj, P, T, E, K, st.conv.data(), xc, c0, c1);
   });
   tap_tensor("conv_out", T, E, xc, E);
   if (layer_tap_) tap_linear_codes(layer_tap_, l, tap_first_, "conv_out", w_->packed[l].x_proj, xc, T);
@@ -288,8 +289,7 @@ void MambaModel::mixer_mamba2(int l, int64_t T, LayerState& st) {
   const float* proj = ws_[kProj].data();
   float* xbc = buf(kConv, T * C);
   parallel(T * C * K, C, 16, [&](int64_t c0, int64_t c1) {
-    causal_conv_silu(proj + off_xbc, P, T, C, K, lw.conv_wT, lw.conv_b, st.conv.data(), xbc, c0,
-                     c1);
+    layer_causal_conv(*w_, l, proj + off_xbc, P, T, C, K, st.conv.data(), xbc, c0, c1);
   });
   tap_tensor("conv_out", T, C, xbc, C);
   tap_tensor("B", T, G * N, xbc + E, C);
@@ -315,8 +315,7 @@ void MambaModel::mixer_mamba2(int l, int64_t T, LayerState& st) {
   if (pot_codes) S0 = st.ssm;  // the state the scan starts from, for the codes' replay
   parallel(T * E * N * 2, H, 1, [&](int64_t h0, int64_t h1) {
     if (pot)
-      quant::pot_scan_mamba2(T, H, Pd, N, xbc, C, dt, H, w_->pot_ssm[l], *w_->ssm_tables,
-                             w_->quant.ssm.group, st.ssm.data(), ys, h0, h1);
+      layer_pot_scan(*w_, l, T, H, Pd, N, xbc, C, dt, H, st.ssm.data(), ys, h0, h1);
     else
       scan_mamba2(T, H, Pd, N, G, xbc, C, dt, lw.A, lw.D, st.ssm.data(), ys, h0, h1);
   });

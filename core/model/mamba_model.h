@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/device/bind.h"
 #include "core/model/mamba_state.h"
 #include "core/model/mamba_weights.h"
 #include "core/io/model_config.h"
@@ -53,6 +54,15 @@ class MambaModel {
   void set_chunk(int64_t n) { chunk_ = n > 0 ? n : 1; }
 
   void check_token(int32_t id) const;
+
+  // Runs the model's quantized ops on `dev` from now on (core/device/bind.h;
+  // sm::Error for an fp32 model or a layer the device refuses, the model then
+  // staying on the CPU). Before any TreeForward is made over this model.
+  device::BindReport use_device(std::shared_ptr<device::Device> dev) {
+    return device::bind_device(*w_, cfg_, std::move(dev));
+  }
+  // The bound device, or null (the CPU kernels).
+  device::Device* device() const { return w_->device.get(); }
 
   // Attaches an observer of the forward's intermediate tensors (not owned;
   // nullptr detaches). Never while a forward runs. Without a tap the forward

@@ -22,6 +22,10 @@
 
 namespace sm {
 
+namespace device {
+class Device;
+}
+
 // The small per-layer tensors; the linear layers are PackedLayerWeights.
 struct LayerWeights {
   const float* norm = nullptr;        // {D}
@@ -64,6 +68,11 @@ struct ModelWeights {
   quant::QuantConfig quant = quant::QuantConfig::preset("fp32", false);
   std::vector<quant::PotSsmLayer> pot_ssm;  // per layer, when quant.pot_ssm (Mamba-2)
   std::shared_ptr<const quant::SsmTables> ssm_tables;
+
+  // The device the quantized ops run on (core/device/bind.h), or null: the
+  // CPU kernels. Handles per layer (-1: that op stays on the CPU).
+  std::shared_ptr<device::Device> device;
+  std::vector<int32_t> conv_dev, ssm_dev;
 
   TensorStore store;                              // keeps the mappings alive
   std::vector<std::unique_ptr<float[]>> owned;    // converted / derived tensors

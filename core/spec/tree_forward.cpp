@@ -9,6 +9,7 @@
 #include "core/kernels/packed_matrix.h"
 #include "core/kernels/ssm_kernels.h"
 #include "core/kernels/vector_ops.h"
+#include "core/model/layer_ops.h"
 
 namespace sm {
 
@@ -95,9 +96,8 @@ void TreeForward::conv_node(int l, int32_t node) {
   const float* ext[kMaxConv];
   for (int k = 0; k < W; ++k) ext[k] = conv_src(l, win_src_[node * W + (W - 1 - k)]);
   ext[W] = proj_[l].data() + r * P_ + off_conv_;
-  const LayerWeights& lw = w_.layers[l];
   // The kernel causal_conv_silu uses, so results are bit-identical.
-  conv_silu_row(ext, K, lw.conv_wT, C, lw.conv_b, xc_[l].data() + r * C, 0, C);
+  layer_conv_row(w_, l, ext, K, C, xc_[l].data() + r * C, 0, C);
 }
 
 void TreeForward::conv_window_after(int l, int32_t node, float* out) const {
@@ -124,9 +124,8 @@ void TreeForward::scan_node(int l, int32_t node, float* S, int64_t u0, int64_t u
   } else {
     // The kernel indexes the state by absolute head; S holds heads [u0, u1).
     if (!w_.pot_ssm.empty())
-      quant::pot_scan_mamba2(1, c.n_heads, c.head_dim, N, xc_[l].data() + r * C_, C_, dt_[l].data() + r * DTW_,
-                             DTW_, w_.pot_ssm[l], *w_.ssm_tables, w_.quant.ssm.group,
-                             S - u0 * unit_floats_, y, u0, u1);
+      layer_pot_scan(w_, l, 1, c.n_heads, c.head_dim, N, xc_[l].data() + r * C_, C_, dt_[l].data() + r * DTW_,
+                     DTW_, S - u0 * unit_floats_, y, u0, u1);
     else
       scan_mamba2(1, c.n_heads, c.head_dim, N, c.n_groups, xc_[l].data() + r * C_, C_,
                   dt_[l].data() + r * DTW_, lw.A, lw.D, S - u0 * unit_floats_, y, u0, u1);
