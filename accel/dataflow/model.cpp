@@ -434,25 +434,16 @@ double Acceptance::expected_accepted(const TreeShape& t) const {
 
 // ---- speculative decoding -------------------------------------------------
 
-SpecResult simulate_speculative(const ModelConfig& tm, const ModelConfig& dm, const Design& d, const Platform& p,
-                                const TreeShape& tree, const Acceptance& acc, VerifyOrder order, Backtrack bt) {
-  d.validate_for(tm, p);
-  d.validate_for(dm, p);
-  SpecResult r;
-  r.autoregressive = simulate_decode(tm, d, p);
-  Resources rd = estimate_resources(dm, d);
-  r.resources = r.autoregressive.resources;
-  r.resources.bram = std::max(r.resources.bram, rd.bram);
+SpecStep simulate_spec_step(const ModelConfig& tm, const ModelConfig& dm, const Design& d, const Platform& p,
+                            const TreeShape& tree, int64_t accepted_nodes, VerifyOrder order, Backtrack bt) {
+  SpecStep r;
   const double hz = d.clock_mhz * 1e6;
   const double bpc = p.memory.sustained_bytes_per_s() / hz;
-  const double E = acc.expected_accepted(tree);
-  r.tokens_per_step = 1.0 + E;
   const auto levels = tree.level_sizes();
   const int64_t T = tree.nodes();
 
   // Draft: one pass per level over that level's nodes (linear in parallel,
   // SSM node by node); its states stay on chip when they fit.
-  int64_t draft_bytes = 0;
   const int64_t Sd = state_bytes_per_layer(dm, d);
   for (int lv = 0; lv < tree.depth(); ++lv) {
     StepOptions o;
@@ -462,14 +453,14 @@ SpecResult simulate_speculative(const ModelConfig& tm, const ModelConfig& dm, co
     o.state_write_bytes = live > d.state_buffer_bytes ? levels[lv + 1] * Sd : 0;
     StepResult s = simulate_step(dm, d, p, o);
     r.draft_cycles += s.cycles;
-    draft_bytes += s.offchip_bytes;
+    r.draft_bytes += s.offchip_bytes;
+    r.draft_passes.push_back(std::move(s));
   }
   // Target verification of all T nodes in the chosen order.
   for (VerifyOrder vo : {VerifyOrder::Paths, VerifyOrder::Dfs, VerifyOrder::Fifo})
     r.orders.push_back(verify_state_traffic(tm, d, tree, vo));
   const StateTraffic& tr = r.orders[static_cast<int>(order)];
   const int64_t S = state_bytes_per_layer(tm, d);
-  const int64_t accepted_nodes = 1 + static_cast<int64_t>(std::llround(E));
   const int64_t lanes = int64_t{d.ssm_par} * d.ssm_state_unroll;
   const int64_t per_node = tm.arch == Arch::Mamba2 ? cdiv(int64_t{tm.n_heads} * tm.head_dim * tm.d_state, lanes)
                                                    : cdiv(int64_t{tm.d_inner} * tm.d_state, lanes);
@@ -504,10 +495,35 @@ SpecResult simulate_speculative(const ModelConfig& tm, const ModelConfig& dm, co
   if (used == Backtrack::Snapshot) o.backtrack_cycles = snap_on_chip ? snap_cycles : 8;
   else o.backtrack_cycles = replay_compute, o.backtrack_bytes = replay_bytes;
   if (used == Backtrack::Snapshot && snap_on_chip) o.backtrack_bytes = S, o.backtrack_cycles = 8;
-  r.verify_step = simulate_step(tm, d, p, o);
-  for (const auto& u : r.verify_step.units)
+  r.verify = simulate_step(tm, d, p, o);
+  for (const auto& u : r.verify.units)
     if (u.unit == "backtrack") r.backtrack_cycles = u.cycles;
-  r.verify_cycles = r.verify_step.cycles - r.backtrack_cycles;
+  r.verify_cycles = r.verify.cycles - r.backtrack_cycles;
+  return r;
+}
+
+SpecResult simulate_speculative(const ModelConfig& tm, const ModelConfig& dm, const Design& d, const Platform& p,
+                                const TreeShape& tree, const Acceptance& acc, VerifyOrder order, Backtrack bt) {
+  d.validate_for(tm, p);
+  d.validate_for(dm, p);
+  SpecResult r;
+  r.autoregressive = simulate_decode(tm, d, p);
+  Resources rd = estimate_resources(dm, d);
+  r.resources = r.autoregressive.resources;
+  r.resources.bram = std::max(r.resources.bram, rd.bram);
+  const double hz = d.clock_mhz * 1e6;
+  const double E = acc.expected_accepted(tree);
+  r.tokens_per_step = 1.0 + E;
+  const int64_t accepted_nodes = 1 + static_cast<int64_t>(std::llround(E));
+  SpecStep st = simulate_spec_step(tm, dm, d, p, tree, accepted_nodes, order, bt);
+  r.draft_cycles = st.draft_cycles;
+  r.orders = std::move(st.orders);
+  r.backtrack_used = st.backtrack_used;
+  r.backtrack = std::move(st.backtrack);
+  r.backtrack_cycles = st.backtrack_cycles;
+  r.verify_cycles = st.verify_cycles;
+  const int64_t draft_bytes = st.draft_bytes;
+  r.verify_step = std::move(st.verify);
   r.step_cycles = r.draft_cycles + r.verify_step.cycles;
   const double step_s = r.step_cycles / hz;
   r.tokens_per_second = r.tokens_per_step / step_s;

@@ -179,6 +179,27 @@ struct SpecResult {
   Resources resources;
   nlohmann::json to_json() const;
 };
+// One speculative step on the device: the draft's passes (one per tree level
+// over that level's nodes, in order), then the target's verification of every
+// node in `order` with the verify lane's comparison and the backtracking of
+// the chosen policy. `accepted_nodes` is the path kept (root + accepted draft
+// tokens): what replay recomputes. No validation (simulate_speculative does it).
+struct SpecStep {
+  std::vector<StepResult> draft_passes;  // cycles from each pass's own start
+  int64_t draft_cycles = 0, draft_bytes = 0;
+  StepResult verify;                     // from the verification's start (= draft_cycles into the step)
+  int64_t verify_cycles = 0;             // verify.cycles without the backtrack lane's span
+  int64_t backtrack_cycles = 0;
+  std::vector<StateTraffic> orders;      // paths, dfs, fifo for the target
+  Backtrack backtrack_used = Backtrack::Snapshot;
+  nlohmann::json backtrack;              // costs of each policy
+  int64_t cycles() const { return draft_cycles + verify.cycles; }
+  int64_t offchip_bytes() const { return draft_bytes + verify.offchip_bytes; }
+};
+SpecStep simulate_spec_step(const ModelConfig& target, const ModelConfig& draft, const Design& d, const Platform& p,
+                            const TreeShape& tree, int64_t accepted_nodes, VerifyOrder order = VerifyOrder::Fifo,
+                            Backtrack bt = Backtrack::Hybrid);
+
 SpecResult simulate_speculative(const ModelConfig& target, const ModelConfig& draft, const Design& d,
                                 const Platform& p, const TreeShape& tree, const Acceptance& acc,
                                 VerifyOrder order = VerifyOrder::Fifo, Backtrack bt = Backtrack::Hybrid);

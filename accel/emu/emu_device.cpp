@@ -167,8 +167,22 @@ void EmuDevice::ssm_scan(Handle h, int64_t T, const float* xbc, int64_t xbc_stri
   ssm_tokens_ += T;
 }
 
+void EmuDevice::ssm_tree(Handle h, int32_t n, const int32_t* parent, const float* xbc, int64_t xbc_stride,
+                         const float* dt_raw, int64_t dt_stride, const float* S_root, float* S_nodes, float* y,
+                         int64_t tile_heads, int32_t fifo_depth) {
+  const Ssm& s = at(ssm_, h, "ssm");
+  int32_t status = 0;
+  sm_tree_ssm(xbc, dt_raw, parent, s.params.data(), s.lut_sp.data(), s.lut_exp.data(), s.lut_cfg.data(), S_root,
+              S_nodes, y, n, s.H, s.P, s.N, s.group, static_cast<int32_t>(xbc_stride),
+              static_cast<int32_t>(dt_stride), static_cast<int32_t>(tile_heads), fifo_depth, &status);
+  check_status(status, s.name, "sm_tree_ssm");
+  ++tree_calls_;
+  tree_nodes_ += n;
+}
+
 device::OpCounts EmuDevice::counts() const {
-  return {linear_calls_.load(), linear_rows_.load(), conv_rows_.load(), ssm_calls_.load(), ssm_tokens_.load()};
+  return {linear_calls_.load(), linear_rows_.load(), conv_rows_.load(), ssm_calls_.load(),
+          ssm_tokens_.load(),   tree_calls_.load(),  tree_nodes_.load()};
 }
 
 }  // namespace sm::accel

@@ -30,6 +30,9 @@ class EmuDevice final : public device::Device {
   void conv_row(device::Handle h, const float* const* ext, float* o, int64_t c0, int64_t c1) override;
   void ssm_scan(device::Handle h, int64_t T, const float* xbc, int64_t xbc_stride, const float* dt_raw,
                 int64_t dt_stride, float* S, float* y, int64_t h0, int64_t h1) override;
+  void ssm_tree(device::Handle h, int32_t n, const int32_t* parent, const float* xbc, int64_t xbc_stride,
+                const float* dt_raw, int64_t dt_stride, const float* S_root, float* S_nodes, float* y,
+                int64_t tile_heads, int32_t fifo_depth) override;
 
   device::OpCounts counts() const override;
 
@@ -68,7 +71,8 @@ class EmuDevice final : public device::Device {
   std::deque<Linear> lin_;
   std::deque<Conv> conv_;
   std::deque<Ssm> ssm_;
-  std::atomic<int64_t> linear_calls_{0}, linear_rows_{0}, conv_rows_{0}, ssm_calls_{0}, ssm_tokens_{0};
+  std::atomic<int64_t> linear_calls_{0}, linear_rows_{0}, conv_rows_{0}, ssm_calls_{0}, ssm_tokens_{0},
+      tree_calls_{0}, tree_nodes_{0};
 };
 
 // Throws sm::Error "<layer>: <kernel> on the accelerator: <status name>" for a

@@ -634,7 +634,10 @@ mac_blocks:
       int32_t k[kTileRows];
 #pragma HLS ARRAY_PARTITION variable=mm complete
 #pragma HLS ARRAY_PARTITION variable=k complete
-      bool all_right = true;  // every row's term a plain rounded right shift
+      // |acc| <= 8192 * 2^14 = 2^27, so |mm| < 2^35: a left shift by up to 27
+      // cannot leave int64 and a right shift by 1..62 is a plain rounding.
+      constexpr int32_t kFastLeftMax = 27;
+      bool all_fast = true;  // every row's round_shift without its corner cases
     rescale_prep:
       for (int32_t r = 0; r < kTileRows; ++r) {
 #pragma HLS UNROLL
@@ -644,23 +647,26 @@ mac_blocks:
         // round_shift(0, k) = 0 for every k: a zero sum (a zero block, or a
         // row past the matrix) takes the fast path with any valid shift.
         k[r] = mm[r] == 0 ? -1 : int32_t(sw.s2[r]) + xs + kFracBits;
-        all_right = all_right && k[r] < 0 && k[r] > -63;
+        all_fast = all_fast && k[r] > -63 && k[r] <= kFastLeftMax;
       }
       uint64_t u[kTileRows], term[kTileRows];
       bool bad[kTileRows];
 #pragma HLS ARRAY_PARTITION variable=u complete
 #pragma HLS ARRAY_PARTITION variable=term complete
 #pragma HLS ARRAY_PARTITION variable=bad complete
-      if (all_right) {
-        // The usual case: round_shift's k < 0 branch without its corner
-        // cases, sign-magnitude with masks (|mm| < 2^38, 1 <= -k <= 62).
-      rescale_right:
+      if (all_fast) {
+        // The usual case, branch-free: sign and magnitude with masks, then
+        // |mm| << k for k >= 0, (|mm| + 2^(n-1)) >> n for k = -n < 0 (ties
+        // away from zero), the sign restored.
+      rescale_fast:
         for (int32_t r = 0; r < kTileRows; ++r) {
 #pragma HLS UNROLL
           const uint64_t sgn = uint64_t(mm[r] >> 63);  // 0 or all ones
           const uint64_t um = (uint64_t(mm[r]) ^ sgn) - sgn;
-          const int32_t n = -k[r];
-          u[r] = (um + (uint64_t(1) << (n - 1))) >> n;
+          const int32_t ls = k[r] > 0 ? k[r] : 0;
+          const int32_t rs = k[r] < 0 ? -k[r] : 0;
+          const uint64_t half = rs > 0 ? uint64_t(1) << (rs - 1) : uint64_t(0);
+          u[r] = ((um << ls) + half) >> rs;
           term[r] = (u[r] ^ sgn) - sgn;
           bad[r] = false;
         }

@@ -148,6 +148,10 @@ void XrtDevice::ssm_scan(Handle, int64_t, const float*, int64_t, const float*, i
                          int64_t) {
   fail_no_xrt();
 }
+void XrtDevice::ssm_tree(Handle, int32_t, const int32_t*, const float*, int64_t, const float*, int64_t, const float*,
+                         float*, float*, int64_t, int32_t) {
+  fail_no_xrt();
+}
 OpCounts XrtDevice::counts() const { return {}; }
 const std::vector<KernelTiming>& XrtDevice::timings() const { return impl_->timings; }
 void XrtDevice::clear_timings() { impl_->timings.clear(); }
@@ -169,6 +173,10 @@ enum { win, wT, bias, o, C, K, c0, c1, has_bias };
 namespace ssm {
 enum { xbc, dt_raw, params, lut_sp, lut_exp, lut_cfg, S, y, T, H, P, N, group, xbc_stride, dt_stride, h0, h1,
        status };
+}
+namespace tree {
+enum { xbc, dt_raw, parent, params, lut_sp, lut_exp, lut_cfg, S_root, S_nodes, y, n, H, P, N, group, xbc_stride,
+       dt_stride, tile_heads, fifo_depth, status };
 }
 
 // A buffer object in one memory bank that grows on demand (contents are not kept).
@@ -208,6 +216,7 @@ struct XrtDevice::Impl {
   std::vector<Ssm> ssms;
   // Per-call buffers, one set per kernel (calls are serialized by mu).
   Scratch lin_x, lin_y, lin_status, conv_win, conv_o, ssm_xbc, ssm_dt, ssm_S, ssm_y, ssm_status;
+  Scratch tree_xbc, tree_dt, tree_parent, tree_root, tree_nodes, tree_y, tree_status;
   mutable std::mutex mu;
   OpCounts counts;
   std::vector<KernelTiming> timings;
@@ -379,6 +388,13 @@ std::unique_ptr<XrtDevice> XrtDevice::open(const XrtOptions& o) {
   impl->ssm_S.bank = impl->bank(impl->k_ssm, ssm::S, "sm_ssm_pot");
   impl->ssm_y.bank = impl->bank(impl->k_ssm, ssm::y, "sm_ssm_pot");
   impl->ssm_status.bank = impl->bank(impl->k_ssm, ssm::status, "sm_ssm_pot");
+  impl->tree_xbc.bank = impl->bank(impl->k_tree, tree::xbc, "sm_tree_ssm");
+  impl->tree_dt.bank = impl->bank(impl->k_tree, tree::dt_raw, "sm_tree_ssm");
+  impl->tree_parent.bank = impl->bank(impl->k_tree, tree::parent, "sm_tree_ssm");
+  impl->tree_root.bank = impl->bank(impl->k_tree, tree::S_root, "sm_tree_ssm");
+  impl->tree_nodes.bank = impl->bank(impl->k_tree, tree::S_nodes, "sm_tree_ssm");
+  impl->tree_y.bank = impl->bank(impl->k_tree, tree::y, "sm_tree_ssm");
+  impl->tree_status.bank = impl->bank(impl->k_tree, tree::status, "sm_tree_ssm");
   impl->t0 = std::chrono::steady_clock::now();
   return std::unique_ptr<XrtDevice>(new XrtDevice(std::move(impl)));
 }
@@ -646,6 +662,79 @@ void XrtDevice::ssm_scan(Handle h, int64_t T, const float* xbc, int64_t xbc_stri
     throw;
   } catch (const std::exception& e) {
     fail(s.name, std::string("XRT failed running sm_ssm_pot: ") + e.what());
+  }
+}
+
+// The SSM tables of the layer were uploaded for sm_ssm_pot; sm_tree_ssm reads
+// the same layouts (top.h), so the buffers are shared when the banks agree.
+void XrtDevice::ssm_tree(Handle h, int32_t n, const int32_t* parent, const float* xbc, int64_t xbc_stride,
+                         const float* dt_raw, int64_t dt_stride, const float* S_root, float* S_nodes, float* y,
+                         int64_t tile_heads, int32_t fifo_depth) {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> lock(m.mu);
+  if (h < 0 || static_cast<size_t>(h) >= m.ssms.size()) fail("xrt", "unknown ssm handle " + std::to_string(h));
+  Ssm& s = m.ssms[h];
+  const int64_t HP = int64_t(s.H) * s.P, W = HP + 2 * int64_t(s.N), L = HP * s.N;
+  if (n < 0 || xbc_stride < W || dt_stride < s.H)
+    fail(s.name, "bad tree call: " + std::to_string(n) + " nodes, strides " + std::to_string(xbc_stride) + "/" +
+                     std::to_string(dt_stride));
+  m.counts.tree_calls++;
+  m.counts.tree_nodes += n;
+  if (n == 0) return;
+  try {
+    m.ensure(m.tree_xbc, size_t(n * W) * sizeof(float), s.name);
+    m.ensure(m.tree_dt, size_t(n * s.H) * sizeof(float), s.name);
+    m.ensure(m.tree_parent, size_t(n) * sizeof(int32_t), s.name);
+    m.ensure(m.tree_root, size_t(L) * sizeof(float), s.name);
+    m.ensure(m.tree_nodes, size_t(n * L) * sizeof(float), s.name);
+    m.ensure(m.tree_y, size_t(n * HP) * sizeof(float), s.name);
+    m.ensure(m.tree_status, sizeof(int32_t), s.name);
+    float* xb = m.tree_xbc.bo.map<float*>();
+    float* db = m.tree_dt.bo.map<float*>();
+    for (int64_t v = 0; v < n; ++v) {
+      std::memcpy(xb + v * W, xbc + v * xbc_stride, size_t(W) * sizeof(float));
+      std::memcpy(db + v * s.H, dt_raw + v * dt_stride, size_t(s.H) * sizeof(float));
+    }
+    m.tree_xbc.bo.sync(XCL_BO_SYNC_BO_TO_DEVICE, size_t(n * W) * sizeof(float), 0);
+    m.tree_dt.bo.sync(XCL_BO_SYNC_BO_TO_DEVICE, size_t(n * s.H) * sizeof(float), 0);
+    m.tree_parent.bo.write(parent, size_t(n) * sizeof(int32_t), 0);
+    m.tree_parent.bo.sync(XCL_BO_SYNC_BO_TO_DEVICE, size_t(n) * sizeof(int32_t), 0);
+    m.tree_root.bo.write(S_root, size_t(L) * sizeof(float), 0);
+    m.tree_root.bo.sync(XCL_BO_SYNC_BO_TO_DEVICE, size_t(L) * sizeof(float), 0);
+    m.reset_status(m.tree_status);
+    xrt::run run(m.k_tree);
+    run.set_arg(tree::xbc, m.tree_xbc.bo);
+    run.set_arg(tree::dt_raw, m.tree_dt.bo);
+    run.set_arg(tree::parent, m.tree_parent.bo);
+    run.set_arg(tree::params, s.params);
+    run.set_arg(tree::lut_sp, s.lut_sp);
+    run.set_arg(tree::lut_exp, s.lut_exp);
+    run.set_arg(tree::lut_cfg, s.lut_cfg);
+    run.set_arg(tree::S_root, m.tree_root.bo);
+    run.set_arg(tree::S_nodes, m.tree_nodes.bo);
+    run.set_arg(tree::y, m.tree_y.bo);
+    run.set_arg(tree::n, n);
+    run.set_arg(tree::H, s.H);
+    run.set_arg(tree::P, s.P);
+    run.set_arg(tree::N, s.N);
+    run.set_arg(tree::group, s.group);
+    const int32_t w32 = static_cast<int32_t>(W), th = to_i32(tile_heads, s.name, "tile_heads");
+    run.set_arg(tree::xbc_stride, w32);
+    run.set_arg(tree::dt_stride, s.H);
+    run.set_arg(tree::tile_heads, th);
+    run.set_arg(tree::fifo_depth, fifo_depth);
+    run.set_arg(tree::status, m.tree_status.bo);
+    m.run_and_wait(run, "sm_tree_ssm", s.name);
+    m.tree_status.bo.sync(XCL_BO_SYNC_BO_FROM_DEVICE, sizeof(int32_t), 0);
+    m.check_status(m.tree_status, "sm_tree_ssm", s.name);
+    m.tree_nodes.bo.sync(XCL_BO_SYNC_BO_FROM_DEVICE, size_t(n * L) * sizeof(float), 0);
+    m.tree_nodes.bo.read(S_nodes, size_t(n * L) * sizeof(float), 0);
+    m.tree_y.bo.sync(XCL_BO_SYNC_BO_FROM_DEVICE, size_t(n * HP) * sizeof(float), 0);
+    m.tree_y.bo.read(y, size_t(n * HP) * sizeof(float), 0);
+  } catch (const sm::Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    fail(s.name, std::string("XRT failed running sm_tree_ssm: ") + e.what());
   }
 }
 

@@ -69,6 +69,9 @@ class XrtDevice : public sm::device::Device {
   void conv_row(sm::device::Handle h, const float* const* ext, float* o, int64_t c0, int64_t c1) override;
   void ssm_scan(sm::device::Handle h, int64_t T, const float* xbc, int64_t xbc_stride, const float* dt_raw,
                 int64_t dt_stride, float* S, float* y, int64_t h0, int64_t h1) override;
+  void ssm_tree(sm::device::Handle h, int32_t n, const int32_t* parent, const float* xbc, int64_t xbc_stride,
+                const float* dt_raw, int64_t dt_stride, const float* S_root, float* S_nodes, float* y,
+                int64_t tile_heads, int32_t fifo_depth) override;
 
   sm::device::OpCounts counts() const override;
 

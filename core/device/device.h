@@ -11,6 +11,7 @@
 //   linear   -> quant::quantize_activations + quant::linear_int (Pow2Sum)
 //   conv_row -> sm::conv_silu_row
 //   ssm_scan -> quant::pot_scan_mamba2
+//   ssm_tree -> ssm_scan (T = 1) of every tree node from its parent's state
 // so a model gives the same tokens on every backend.
 #include <cstdint>
 #include <string>
@@ -51,6 +52,7 @@ struct OpCounts {
   int64_t linear_calls = 0, linear_rows = 0;
   int64_t conv_rows = 0;
   int64_t ssm_calls = 0, ssm_tokens = 0;
+  int64_t tree_calls = 0, tree_nodes = 0;
 };
 
 class Device {
@@ -79,6 +81,17 @@ class Device {
   // head). Callable from several threads on disjoint heads.
   virtual void ssm_scan(Handle h, int64_t T, const float* xbc, int64_t xbc_stride, const float* dt_raw,
                         int64_t dt_stride, float* S, float* y, int64_t h0, int64_t h1) = 0;
+
+  // Tree verification's scan of one layer (SpecMamba's FIFO order with state
+  // tiling, done by the device): every node v < n stepped once from its
+  // parent's state (S_root for parent -1; parent[v] < v), breadth-first,
+  // tile_heads heads at a time, at most fifo_depth live states per tile.
+  // xbc / dt_raw: one row per node (strides as ssm_scan). S_nodes:
+  // [n][H][P][N], every node's state; y: [n][H * P]. Equal, node by node, to
+  // ssm_scan with T = 1 from the parent's state. One thread at a time.
+  virtual void ssm_tree(Handle h, int32_t n, const int32_t* parent, const float* xbc, int64_t xbc_stride,
+                        const float* dt_raw, int64_t dt_stride, const float* S_root, float* S_nodes, float* y,
+                        int64_t tile_heads, int32_t fifo_depth) = 0;
 
   virtual OpCounts counts() const = 0;
 };

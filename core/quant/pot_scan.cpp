@@ -80,6 +80,7 @@ inline int fixed_group_exp(uint64_t m, int e) {
 
 // round_shift(v, k) for |v| < 2^62 and a result that fits (the callers' bounds).
 inline int64_t shift_round(int64_t v, int k) {
+  if (v == 0) return 0;  // any k: a zero term may come with a shift past 63
   if (k >= 0) return v < 0 ? -int64_t(uint64_t(-v) << k) : int64_t(uint64_t(v) << k);
   const int n = -k;
   if (n >= 63) return 0;  // |v| < 2^62 < 2^(n-1): below one half
@@ -452,8 +453,12 @@ HWY_INLINE bool StateBlock(D d, int64_t G, int64_t q0, float* HWY_RESTRICT blk, 
   unusual = hn::Or(unusual, hn::And(both, hn::Gt(hn::Abs(dd), hn::Set(di, 17))));
   if (!hn::AllFalse(di, unusual)) return false;
   const VI e = hn::IfThenElse(both, hn::Min(e1, e2), hn::IfThenElse(k1, e1, e2));
-  const VI A1 = hn::IfThenElseZero(k1, hn::Set(di, hs.a) << hn::Sub(e1, e)) ;
-  const VI X2 = hn::IfThenElseZero(k2, xg << hn::Max(hn::Sub(e2, e), zero));
+  // Shift counts clamped to [0, 31]: lanes a mask drops may hold any count,
+  // and a count outside the lane width is undefined in C++ (EMU128); the
+  // lanes kept have counts in [0, 17], which the clamp leaves alone.
+  const VI c31 = hn::Set(di, 31);
+  const VI A1 = hn::IfThenElseZero(k1, hn::Set(di, hs.a) << hn::Min(hn::Max(hn::Sub(e1, e), zero), c31));
+  const VI X2 = hn::IfThenElseZero(k2, xg << hn::Min(hn::Max(hn::Sub(e2, e), zero), c31));
   const int32_t* dbT = bt.dbT + ph * G * int64_t(L);
   VI mx = zero;
   for (int64_t j = 0; j < G; ++j) {
@@ -474,7 +479,7 @@ HWY_INLINE bool StateBlock(D d, int64_t G, int64_t q0, float* HWY_RESTRICT blk, 
   const VI k = hn::IfThenZeroElse(vz, hn::Sub(s, e));  // in [-7, 24]
   const hn::RebindToUnsigned<D> du;
   const auto kl = hn::BitCast(du, hn::Max(hn::Neg(k), zero)), kr = hn::BitCast(du, hn::Max(k, zero));
-  const auto half = hn::BitCast(du, hn::IfThenElseZero(hn::Gt(k, zero), one << hn::Sub(k, one)));
+  const auto half = hn::BitCast(du, hn::IfThenElseZero(hn::Gt(k, zero), one << hn::Max(hn::Sub(k, one), zero)));
   const VF fs = hn::BitCast(d, hn::ShiftLeft<23>(hn::Add(s, hn::Set(di, 127))));  // 2^s
   const int32_t* cT = bt.cT + ph * G * int64_t(L);
   VI acc = zero;

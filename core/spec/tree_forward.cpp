@@ -132,6 +132,21 @@ void TreeForward::scan_node(int l, int32_t node, float* S, int64_t u0, int64_t u
   }
 }
 
+bool TreeForward::device_scans_tree(int l) const {
+  return w_.device && size_t(l) < w_.ssm_dev.size() && w_.ssm_dev[size_t(l)] >= 0;
+}
+
+void TreeForward::scan_tree_on_device(int l, const float* S_root, float* S_nodes, int64_t tile_units,
+                                      int32_t fifo_depth) {
+  const int32_t n = n_nodes();
+  if (!device_scans_tree(l) || batch_r0_ != 0 || batch_m_ != n)
+    fail("", "the device scans a tree only in one pass over all its nodes");
+  for (int32_t v = 0; v < n; ++v)
+    if (row_[v] != v) fail("", "the device scans a tree only with nodes run in id order");
+  w_.device->ssm_tree(w_.ssm_dev[size_t(l)], n, parent_.data(), xc_[l].data(), C_, dt_[l].data(), DTW_, S_root,
+                      S_nodes, y_.data(), tile_units, fifo_depth);
+}
+
 void TreeForward::run(std::span<const int32_t> nodes, const ScanFn& scan, float* logits,
                       int32_t logits_from) {
   const ModelConfig& c = cfg_;

@@ -69,6 +69,14 @@ class TreeForward {
   // into a scratch row otherwise.
   void scan_node(int layer, int32_t node, float* S_tile, int64_t u0, int64_t u1);
 
+  // Whether the bound device scans `layer`'s whole tree itself (Device::ssm_tree).
+  bool device_scans_tree(int layer) const;
+  // Every node's scan at `layer` on the device, in FIFO order with tiles of
+  // `tile_units` heads and at most `fifo_depth` live states: S_nodes gets
+  // each node's state ([n][layer_state_floats]), the batch rows their y.
+  // During run(), when the batch is the whole tree (nodes 0..n-1 in order).
+  void scan_tree_on_device(int layer, const float* S_root, float* S_nodes, int64_t tile_units, int32_t fifo_depth);
+
   // The conv window ([K-1][C], oldest first) after consuming `node`.
   void conv_window_after(int layer, int32_t node, float* out) const;
 

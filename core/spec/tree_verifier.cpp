@@ -229,6 +229,20 @@ VerifyStats TreeVerifier::verify(const TokenTree& tree, const ModelState& commit
 
   auto scan = [&](int l, std::span<const int32_t>) {
     const float* S0 = committed.layers[l].ssm.data();
+    if (order_ == VerifyOrder::Fifo && fwd_.device_scans_tree(l)) {  // the accelerator walks the tree
+      const int64_t L = fwd_.layer_state_floats();
+      node_states_.resize(size_t(n) * L);
+      fwd_.scan_tree_on_device(l, S0, node_states_.data(), tile_units_, sched_.slot_count);
+      for (int32_t v = 0; v < n; ++v)
+        if (float* dst = store.at(v, l)) std::memcpy(dst, node_states_.data() + size_t(v) * L, size_t(L) * sizeof(float));
+      if (ev && ev->fifo())  // the same FIFO events the host walk posts
+        for (size_t t = 0; t < tiles_.size(); ++t)
+          for (const ScanOp& op : sched_.ops) {
+            if (op.kind == ScanOp::Push) ev->post_now(FifoPush{l, int(t), op.node, op.live});
+            if (op.kind == ScanOp::Pop) ev->post_now(FifoPop{l, int(t), op.node, op.live});
+          }
+      return;
+    }
     if (ev && ev->fifo()) {  // events in order, on this thread, per logical tile
       for (size_t t = 0; t < tiles_.size(); ++t)
         walk(l, int(t), tiles_[t].first, tiles_[t].second, arenas_[0].data(), S0, store, ev);

@@ -97,6 +97,7 @@ class TreeVerifier {
   int64_t tile_units_ = 0;
   int exec_threads_ = 0;
   std::vector<int32_t> nodes_, parents_, tokens_;
+  std::vector<float> node_states_;  // [n][layer state] when the device scans the tree
 };
 
 }  // namespace sm

@@ -17,6 +17,7 @@ const char* event_name(const EventPayload& p) {
         else if constexpr (std::is_same_v<T, AcceptDecision>) return "AcceptDecision";
         else if constexpr (std::is_same_v<T, Backtrack>) return "Backtrack";
         else if constexpr (std::is_same_v<T, StepSummary>) return "StepSummary";
+        else if constexpr (std::is_same_v<T, DeviceOp>) return "DeviceOp";
       },
       p);
 }

@@ -72,10 +72,28 @@ struct StepSummary {
   double step_us = 0;
   // The step's phases, in this order from the step's start (the timeline).
   double draft_us = 0, verify_us = 0, accept_us = 0, backtrack_us = 0;
+  // The step's time on a simulated device (the sum of its DeviceOp timeline),
+  // in simulated microseconds; 0 when the run was not simulated.
+  double sim_us = 0;
+};
+// One op of a simulated device's timeline for a step (a model of the hardware
+// the step would run on, not a measurement). Times are simulated
+// microseconds; sim_start_us / sim_end_us count from the step's simulated
+// start, which is step_sim_start_us into the run's simulated time (the sum of
+// the earlier steps' sim_us), so the ops of consecutive steps line up.
+// The event's own t_us is the step's wall-clock start.
+struct DeviceOp {
+  std::string lane;            // the device resource the op occupies ("dma", "linear", ...)
+  std::string unit;            // what it computes ("in_proj", "ssm", ...)
+  int32_t layer = -1;          // -1: not per layer
+  ModelRole model = ModelRole::Target;  // whose pass the op belongs to
+  double step_sim_start_us = 0;
+  double sim_start_us = 0, sim_end_us = 0;
+  double active_us = 0;        // time the lane does work within [start, end)
 };
 
 using EventPayload = std::variant<TreeDrafted, NodeDrafted, FifoPush, FifoPop, NodeVerified,
-                                  AcceptDecision, Backtrack, StepSummary>;
+                                  AcceptDecision, Backtrack, StepSummary, DeviceOp>;
 
 struct Event {
   double t_us = 0;     // since the run started
@@ -85,7 +103,7 @@ struct Event {
 };
 
 // "TreeDrafted", "NodeDrafted", "FifoPush", "FifoPop", "NodeVerified",
-// "AcceptDecision", "Backtrack", "StepSummary".
+// "AcceptDecision", "Backtrack", "StepSummary", "DeviceOp".
 const char* event_name(const EventPayload& p);
 
 // Optional key/value pairs stored with a trace (model names, policy, ...):

@@ -11,6 +11,12 @@
 //   tid 4 backtrack  Backtrack of the target model
 //   tid 5 steps      StepSummary ("X" from t_us lasting step_us)
 // Counters ("C"): "live states" from FifoPush/FifoPop, "accepted tokens" per step.
+//
+// DeviceOp events (a simulated device's timeline) go to their own process,
+// pid 2, named after the "sim_device" metadata value, one thread per lane
+// (tids in order of the lanes' first appearance). Their "ts" is simulated
+// time (step_sim_start_us + sim_start_us) so the steps line up one after the
+// other; the wall-clock time of the event is the "wall_us" arg.
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -189,8 +195,21 @@ struct ArgsWriter {
     field("verify_us", p.verify_us);
     field("accept_us", p.accept_us);
     field("backtrack_us", p.backtrack_us);
+    field("sim_us", p.sim_us);
+  }
+  void operator()(const DeviceOp& p) {
+    step_first();
+    field("lane", std::string_view(p.lane));
+    field("unit", std::string_view(p.unit));
+    field("layer", p.layer);
+    field("model", std::string_view(p.model == ModelRole::Draft ? "draft" : "target"));
+    field("step_sim_start_us", p.step_sim_start_us);
+    field("sim_start_us", p.sim_start_us);
+    field("sim_end_us", p.sim_end_us);
+    field("active_us", p.active_us);
   }
 };
+
 
 int lane_of(const EventPayload& p) {
   switch (p.index()) {
@@ -198,7 +217,7 @@ int lane_of(const EventPayload& p) {
     case 2: case 3: case 4: return kVerify;     // FifoPush, FifoPop, NodeVerified
     case 5: return kAccept;                     // AcceptDecision
     case 6: return std::get<Backtrack>(p).model == ModelRole::Draft ? kDraft : kBacktrack;
-    default: return kSteps;                     // StepSummary
+    default: return kSteps;                     // StepSummary (DeviceOp has its own lanes)
   }
 }
 
@@ -244,8 +263,65 @@ void write_trace(JsonWriter& w, const std::vector<Event>& events, const TraceMet
   std::stable_sort(order.begin(), order.end(),
                    [&](uint32_t a, uint32_t b) { return events[a].t_us < events[b].t_us; });
 
+  // The simulated device's lanes, in order of first appearance.
+  std::vector<std::string> device_lanes;
+  auto device_tid = [&](const std::string& lane) -> int {
+    for (size_t i = 0; i < device_lanes.size(); ++i)
+      if (device_lanes[i] == lane) return static_cast<int>(i) + 1;
+    device_lanes.push_back(lane);
+    return static_cast<int>(device_lanes.size());
+  };
+  for (uint32_t idx : order)
+    if (const auto* op = std::get_if<DeviceOp>(&events[idx].payload)) (void)device_tid(op->lane);
+  if (!device_lanes.empty()) {
+    std::string pname = "simulated device";
+    for (const auto& [k, v] : meta)
+      if (k == "sim_device") pname = "simulated device: " + v;
+    w.raw(",\n{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":2,\"tid\":0,\"args\":{\"name\":");
+    w.str(pname);
+    w.raw("}},\n{\"name\":\"process_sort_index\",\"ph\":\"M\",\"pid\":2,\"tid\":0,\"args\":{\"sort_index\":2}}");
+    for (size_t i = 0; i < device_lanes.size(); ++i) {
+      const int tid = static_cast<int>(i) + 1;
+      w.raw(",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":2,\"tid\":");
+      w.num(tid);
+      w.raw(",\"args\":{\"name\":");
+      w.str(device_lanes[i]);
+      w.raw("}},\n{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":2,\"tid\":");
+      w.num(tid);
+      w.raw(",\"args\":{\"sort_index\":");
+      w.num(tid);
+      w.raw("}}");
+    }
+  }
+
   for (uint32_t idx : order) {
     const Event& e = events[idx];
+    if (const auto* op = std::get_if<DeviceOp>(&e.payload)) {
+      // On the simulated device's clock: ts and dur are simulated microseconds.
+      const double sdur = op->sim_end_us - op->sim_start_us;
+      const bool scomplete = sdur > 0 && std::isfinite(sdur);
+      w.raw(",\n{\"name\":\"DeviceOp\"");
+      w.raw(scomplete ? ",\"ph\":\"X\",\"ts\":" : ",\"ph\":\"i\",\"s\":\"t\",\"ts\":");
+      w.num(op->step_sim_start_us + op->sim_start_us);
+      if (scomplete) {
+        w.raw(",\"dur\":");
+        w.num(sdur);
+      }
+      w.raw(",\"pid\":2,\"tid\":");
+      w.num(device_tid(op->lane));
+      w.raw(",\"args\":{");
+      ArgsWriter{w, e.step}(*op);
+      w.raw(",");
+      w.key("wall_us");
+      w.num(e.t_us);
+      if (e.dur_us != 0) {
+        w.raw(",");
+        w.key("event_dur");
+        w.num(e.dur_us);
+      }
+      w.raw("}}");
+      continue;
+    }
     double dur = e.dur_us;
     if (const auto* s = std::get_if<StepSummary>(&e.payload); s && s->step_us > 0) dur = s->step_us;
     const bool complete = dur > 0 && std::isfinite(dur);

@@ -92,8 +92,16 @@ EventPayload payload_of(const std::string& name, const Args& a, int32_t& step) {
     for (auto [key, dst] : {std::pair{"draft_us", &s.draft_us}, {"verify_us", &s.verify_us},
                             {"accept_us", &s.accept_us}, {"backtrack_us", &s.backtrack_us}})
       if (a.has(key)) *dst = a.num(key);
+    if (a.has("sim_us")) s.sim_us = a.num("sim_us");  // added later still: 0 when absent
     if (a.has("event_step")) step = a.i32("event_step");
     return s;
+  }
+  if (name == "DeviceOp") {
+    const std::string model = a.str("model");
+    if (model != "draft" && model != "target") a.bad("'model' must be \"draft\" or \"target\"");
+    return DeviceOp{a.str("lane"), a.str("unit"), a.i32("layer"),
+                    model == "draft" ? ModelRole::Draft : ModelRole::Target, a.num("step_sim_start_us"),
+                    a.num("sim_start_us"), a.num("sim_end_us"), a.num("active_us")};
   }
   a.bad("is of an unknown type");
 }
@@ -148,6 +156,11 @@ ChromeTrace parse_chrome_trace(std::string_view text, const std::string& where) 
       e.payload = payload_of(name, a, e.step);
       if (std::holds_alternative<StepSummary>(e.payload))
         e.dur_us = a.has("event_dur") ? a.num("event_dur") : 0.0;
+      if (std::holds_alternative<DeviceOp>(e.payload)) {
+        // ts / dur are simulated time (derived from the args); the event's own time is wall_us.
+        e.t_us = a.num("wall_us");
+        e.dur_us = a.has("event_dur") ? a.num("event_dur") : 0.0;
+      }
       out.events.push_back(std::move(e));
       return false;
     }

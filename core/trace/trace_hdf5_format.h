@@ -11,6 +11,8 @@
 // Every row starts with t_us (f64), dur_us (f64), step (i32) and ends with
 // seq (u64, the event's position in the recorded stream, for exact ordering).
 // Strings are fixed-length 64-byte UTF-8 (null padded; longer ones truncated).
+// Added later (readers accept files without them): the step phase times and
+// sim_us of step_summary (read as 0), the device_op dataset (absent = none).
 #include <hdf5.h>
 
 #include <cstddef>
@@ -94,6 +96,17 @@ struct RowStepSummary {
   int32_t redundant_nodes;
   double step_us;
   double draft_us, verify_us, accept_us, backtrack_us;
+  double sim_us;
+  uint64_t seq;
+};
+struct RowDeviceOp {
+  double t_us, dur_us;
+  int32_t step;
+  char lane[kStrLen];
+  char unit[kStrLen];
+  int32_t layer;
+  uint8_t model;
+  double step_sim_start_us, sim_start_us, sim_end_us, active_us;
   uint64_t seq;
 };
 
@@ -257,6 +270,7 @@ struct Layout<StepSummary> {
             {"verify_us", offsetof(Row, verify_us), Kind::F64},
             {"accept_us", offsetof(Row, accept_us), Kind::F64},
             {"backtrack_us", offsetof(Row, backtrack_us), Kind::F64},
+            {"sim_us", offsetof(Row, sim_us), Kind::F64},
             SM_H5_SEQ(Row)};
   }
   static void fill(Row& r, const StepSummary& p) {
@@ -274,6 +288,7 @@ struct Layout<StepSummary> {
     r.verify_us = p.verify_us;
     r.accept_us = p.accept_us;
     r.backtrack_us = p.backtrack_us;
+    r.sim_us = p.sim_us;
   }
   static StepSummary payload(const Row& r) {
     StepSummary s;
@@ -291,7 +306,40 @@ struct Layout<StepSummary> {
     s.verify_us = r.verify_us;
     s.accept_us = r.accept_us;
     s.backtrack_us = r.backtrack_us;
+    s.sim_us = r.sim_us;
     return s;
+  }
+};
+
+template <>
+struct Layout<DeviceOp> {
+  using Row = RowDeviceOp;
+  static constexpr const char* name = "device_op";
+  static std::vector<Member> members() {
+    return {SM_H5_COMMON(Row),
+            {"lane", offsetof(Row, lane), Kind::Str},
+            {"unit", offsetof(Row, unit), Kind::Str},
+            {"layer", offsetof(Row, layer), Kind::I32},
+            {"model", offsetof(Row, model), Kind::Role},
+            {"step_sim_start_us", offsetof(Row, step_sim_start_us), Kind::F64},
+            {"sim_start_us", offsetof(Row, sim_start_us), Kind::F64},
+            {"sim_end_us", offsetof(Row, sim_end_us), Kind::F64},
+            {"active_us", offsetof(Row, active_us), Kind::F64},
+            SM_H5_SEQ(Row)};
+  }
+  static void fill(Row& r, const DeviceOp& p) {
+    put_str(r.lane, p.lane);
+    put_str(r.unit, p.unit);
+    r.layer = p.layer;
+    r.model = p.model == ModelRole::Draft ? 0 : 1;
+    r.step_sim_start_us = p.step_sim_start_us;
+    r.sim_start_us = p.sim_start_us;
+    r.sim_end_us = p.sim_end_us;
+    r.active_us = p.active_us;
+  }
+  static DeviceOp payload(const Row& r) {
+    return {get_str(r.lane), get_str(r.unit), r.layer, r.model == 0 ? ModelRole::Draft : ModelRole::Target,
+            r.step_sim_start_us, r.sim_start_us, r.sim_end_us, r.active_us};
   }
 };
 
@@ -357,6 +405,7 @@ void for_each_layout(F&& f) {
   f.template operator()<AcceptDecision>();
   f.template operator()<Backtrack>();
   f.template operator()<StepSummary>();
+  f.template operator()<DeviceOp>();
 }
 
 }  // namespace sm::h5trace

@@ -61,7 +61,7 @@ void check_trace(hid_t file_id, const std::string& path) {
 }
 
 bool is_late_field(const char* name) {
-  for (const char* late : {"draft_us", "verify_us", "accept_us", "backtrack_us"})
+  for (const char* late : {"draft_us", "verify_us", "accept_us", "backtrack_us", "sim_us"})
     if (std::strcmp(name, late) == 0) return true;
   return false;
 }
@@ -79,7 +79,7 @@ void read_dataset(hid_t group, const std::string& path, std::vector<Event>& out,
   if (!ds.ok()) h5fail(path, "cannot open " + where);
   Handle ftype(H5Dget_type(ds.get()), H5Tclose);
   if (!ftype.ok() || H5Tget_class(ftype.get()) != H5T_COMPOUND) fail(path, where + " is not a compound dataset");
-  // Fields added to the format later (the step phase times) may be missing
+  // Fields added to the format later (the step phase times, sim_us) may be missing
   // from older traces: they read as 0. Any other missing field is an error.
   std::vector<Member> present;
   for (const Member& m : L::members()) {

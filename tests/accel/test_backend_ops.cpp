@@ -21,6 +21,7 @@
 #include "accel/xrt/xrt_device.h"
 #include "accel/xrt/xrt_probe.h"
 #include "core/io/error.h"
+#include "core/kernels/simd.h"
 #include "core/kernels/ssm_kernels.h"
 #include "core/quant/hadamard.h"
 #include "core/quant/pot_scan.h"
@@ -146,7 +147,14 @@ void check_conv(Device& dev, int64_t C, int K, bool bias, int64_t c0, int64_t c1
   EXPECT_TRUE(same_bits(got, want)) << dev.name() << " C" << C << " K" << K << " [" << c0 << "," << c1 << ")";
 }
 
+// The accelerator fuses the conv's multiply-adds; the CPU kernel does too on
+// its FMA targets (AVX2, AVX-512), which is the reference here.
 TEST(BackendOps, ConvRow) {
+  int64_t fma = 0;
+  for (const auto& t : sm::simd::available_targets())
+    if (!fma && t.name.rfind("AVX", 0) == 0) fma = t.bits;
+  if (!fma) GTEST_SKIP() << "no FMA target on this CPU";
+  sm::simd::ScopedTarget on(fma);
   for (auto& dev : backends()) {
     check_conv(*dev, 384 + 64, 4, true, 0, 448, 1);     // target conv_dim
     check_conv(*dev, 1536 + 256, 4, true, 16, 1000, 2);  // mamba2-130m, a thread's channel range
@@ -198,6 +206,52 @@ TEST(BackendOps, SsmScan) {
   };
   for (auto& dev : backends())
     for (size_t i = 0; i < std::size(cases); ++i) check_ssm(*dev, cases[i], 300 + uint32_t(i));
+}
+
+// ssm_tree: every node of a tree stepped from its parent's state, on the
+// device in FIFO order with head tiles, equals the per-node reference.
+TEST(BackendOps, SsmTreeEqualsThePerNodeReference) {
+  const int64_t H = 12, P = 32, N = 32, E = H * P, stride = E + 2 * N + 3, dts = H + 2, L = E * N;
+  // Tree 2,2,1 (nodes breadth-first): 0 1 | 2 3 (of 0) 4 5 (of 1) | 6 7 8 9
+  const std::vector<int32_t> parent = {-1, -1, 0, 0, 1, 1, 2, 3, 4, 5};
+  const int32_t n = int32_t(parent.size());
+  std::mt19937 rng(77);
+  const auto xbc = randn(rng, size_t(n * stride), 1.0f);
+  const auto dt = randn(rng, size_t(n * dts), 0.7f);
+  std::vector<float> A(static_cast<size_t>(H)), D(A), db(A);
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  for (int64_t h = 0; h < H; ++h) {
+    A[size_t(h)] = -(1.0f + 15.0f * u(rng));
+    D[size_t(h)] = 2.0f * u(rng) - 0.5f;
+    db[size_t(h)] = -4.0f + 2.0f * u(rng);
+  }
+  const q::PotSsmLayer layer{q::ssm_params_fixed(A, D, db)};
+  const q::SsmTables tables = q::SsmTables::make();
+  const auto S0 = randn(rng, size_t(L), 0.5f);
+  std::vector<float> want_S(size_t(n * L)), want_y(size_t(n * E));
+  for (int32_t v = 0; v < n; ++v) {
+    std::vector<float> S = parent[size_t(v)] < 0 ? S0 : std::vector<float>(want_S.begin() + parent[size_t(v)] * L,
+                                                                          want_S.begin() + (parent[size_t(v)] + 1) * L);
+    q::pot_scan_mamba2_reference(1, H, P, N, xbc.data() + v * stride, stride, dt.data() + v * dts, dts, layer, tables,
+                                 8, S.data(), want_y.data() + v * E, 0, H);
+    std::copy(S.begin(), S.end(), want_S.begin() + v * L);
+  }
+  for (auto& dev : backends()) {
+    const sm::device::Handle h = dev->add_ssm({"ssm", H, P, N, 8, &layer, &tables});
+    for (int64_t tile : {int64_t(1), int64_t(5), H}) {
+      std::vector<float> S(size_t(n * L), -1.0f), y(size_t(n * E), -1.0f);
+      dev->ssm_tree(h, n, parent.data(), xbc.data(), stride, dt.data(), dts, S0.data(), S.data(), y.data(), tile, 4);
+      EXPECT_TRUE(same_bits(S, want_S)) << dev->name() << " tile " << tile;
+      EXPECT_TRUE(same_bits(y, want_y)) << dev->name() << " tile " << tile;
+    }
+    // Too few live-state slots for this tree: an error naming the layer.
+    std::vector<float> S(size_t(n * L)), y(size_t(n * E));
+    const std::string e = error_of([&] {
+      dev->ssm_tree(h, n, parent.data(), xbc.data(), stride, dt.data(), dts, S0.data(), S.data(), y.data(), H, 1);
+    });
+    EXPECT_NE(e.find("ssm"), std::string::npos) << e;
+    EXPECT_EQ(dev->counts().tree_calls, 3);
+  }
 }
 
 TEST(BackendOps, SsmScanFailsOnNonFiniteInputNamingTheLayer) {

@@ -19,6 +19,7 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "accel/hls/linear.h"
@@ -339,6 +340,9 @@ TEST(HlsLinear, RandomShapesBitExact) {
       if (kind == Kind::Subnormal) wlo = 95, whi = 110;
       if (kind == Kind::Huge) wlo = -110, whi = -95;
     }
+    // Rows of very different scales in one tile: some rows' terms are left
+    // shifts by more than 27 while others round (the kernel's general path).
+    if (iter % 4 == 1 && wlo == -10) wlo = -40, whi = 12;
     const auto W = make_w(c.rows, c.cols, rng, wlo, whi);
     Weights w = make_weights(W, c.rows, c.cols, c.wbits, c.wgroup);
     if (iter % 5 == 0) add_extreme_codes(w, c, rng);
@@ -868,9 +872,8 @@ TEST(HlsLinearErrors, FixedPointOverflow) {
     f.w.sync();
     expect_status(f.c, f.w, f.x, hk::kOverflow, true, "large s1");
   }
-  // The sum of |terms| passes INT64_MAX although each term fits: 2^31 in
-  // output units is the bound; one block term just under it and a second
-  // one push it over.
+  // The sum of |terms| passes INT64_MAX although each term fits (2^31 in
+  // output units is the bound): two blocks, swept across the edge.
   {
     Case c;
     c.rows = 1;
@@ -907,6 +910,50 @@ TEST(HlsLinearErrors, FixedPointOverflow) {
       flips += !r1.error.empty();
     }
     EXPECT_EQ(flips, 8);
+    // One block of 16 channels, 12 codes of 127, gap 7: m = 129 * 193548 =
+    // 24967692 (2^24.6; m mod 2^24 < 2^23, so a left shift by 40 that wrapped
+    // modulo 2^64 would even pass the |term| check), shifts of 28..45 around
+    // the int64 edge; alone, and with a second row of tiny scale whose term
+    // needs rounding (so one tile mixes left shifts and roundings).
+    for (int tiny = 0; tiny < 2; ++tiny) {
+      Case c2;
+      c2.rows = 1 + tiny;
+      c2.cols = 16;
+      c2.ldx = 16;
+      c2.ldy = c2.rows;
+      c2.T = 1;
+      c2.wbits = 8;
+      c2.wgroup = 16;
+      c2.abits = 8;
+      c2.agroup = 16;
+      Weights w2;
+      w2.m.rows = c2.rows;
+      w2.m.cols = 16;
+      w2.m.bits = 8;
+      w2.m.group = 16;
+      w2.m.kind = q::ScaleKind::Pow2Sum;
+      w2.codes.assign(size_t(16) * c2.rows, 0);
+      for (int r = 0; r < c2.rows; ++r)
+        for (int i = 0; i < 12; ++i) w2.codes[size_t(r) * 16 + i] = 127;
+      int ok2 = 0, bad2 = 0;
+      for (int s2 = -4; s2 <= 13; ++s2) {
+        w2.s1.assign(size_t(c2.rows), int16_t(s2 + 7));
+        w2.s2.assign(size_t(c2.rows), int16_t(s2));
+        if (tiny) {
+          w2.s1[1] = -50;
+          w2.s2[1] = -53;
+        }
+        w2.sync();
+        const Result r2 = run_reference(c2, w2, x), k2 = run_kernel(c2, w2, x);
+        EXPECT_EQ(k2.status, expected_status(r2, c2, x)) << "gap 7, s2=" << s2 << " " << r2.error;
+        if (r2.error.empty() && k2.status == hk::kOk) {
+          EXPECT_EQ(std::memcmp(r2.y.data(), k2.y.data(), r2.y.size() * sizeof(float)), 0) << s2;
+        }
+        (r2.error.empty() ? ok2 : bad2)++;
+      }
+      EXPECT_EQ(ok2, 11);  // shifts 28..38
+      EXPECT_EQ(bad2, 7);  // 39..45
+    }
     w.s1 = {13, 13};
     w.s2 = {12, 12};
     w.sync();
@@ -983,16 +1030,22 @@ TEST(HlsLinearErrors, NullPointers) {
 
 // ----------------------------------------------------------------- speed
 
-double time_us(const std::function<void()>& f, int reps) {
+// Best-of-rounds microseconds per call of f and g, the rounds interleaved so
+// both see the same machine load.
+std::pair<double, double> time_us(const std::function<void()>& f, const std::function<void()>& g, int reps) {
   f();  // warm
-  double best = 1e300;
-  for (int round = 0; round < 3; ++round) {
+  g();
+  double bf = 1e300, bg = 1e300;
+  for (int round = 0; round < 7; ++round) {
     const auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < reps; ++i) f();
     const auto t1 = std::chrono::steady_clock::now();
-    best = std::min(best, std::chrono::duration<double, std::micro>(t1 - t0).count() / reps);
+    for (int i = 0; i < reps; ++i) g();
+    const auto t2 = std::chrono::steady_clock::now();
+    bf = std::min(bf, std::chrono::duration<double, std::micro>(t1 - t0).count() / reps);
+    bg = std::min(bg, std::chrono::duration<double, std::micro>(t2 - t1).count() / reps);
   }
-  return best;
+  return {bf, bg};
 }
 
 // Not a pass / fail benchmark: prints microseconds per call of sm_linear and
@@ -1015,6 +1068,7 @@ TEST(HlsLinearSpeed, Report) {
   const Shape shapes[] = {{"target in_proj w8a8", target_in, target_d, 1, 8, false},
                           {"target in_proj w4a4 rot", target_in, target_d, 1, 4, true},
                           {"768x1536 w8a8", 768, 1536, 1, 8, false},
+                          {"1536x768 w8a8", 1536, 768, 1, 8, false},
                           {"768x1536 w4a4 rot", 768, 1536, 1, 4, true},
                           {"768x1536 w8a8 T=8", 768, 1536, 8, 8, false}};
   for (const Shape& s : shapes) {
@@ -1036,15 +1090,12 @@ TEST(HlsLinearSpeed, Report) {
     const int32_t K = c.rotate ? q::hadamard_k(c.cols) : 1;
     const int reps = std::max(3, int(2e6 / (double(c.rows) * c.cols * c.T)));
     int32_t st = 0;
-    const double ker = time_us(
+    std::vector<float> xr(size_t(c.T) * c.cols);
+    const auto [ker, ref] = time_us(
         [&] {
           sm_linear(w.codes.data(), w.s1.data(), w.s2.data(), x.data(), y.data(), hb.data(), K, c.rows, c.cols, c.T,
                     c.ldx, c.ldy, c.wbits, c.wgroup, c.abits, c.agroup, c.exp_min, c.exp_max, c.rotate, &st);
         },
-        reps);
-    ASSERT_EQ(st, hk::kOk);
-    std::vector<float> xr(size_t(c.T) * c.cols);
-    const double ref = time_us(
         [&] {
           for (int32_t t = 0; t < c.T; ++t) {
             if (c.rotate) q::transform(x.data() + size_t(t) * c.ldx, xr.data() + size_t(t) * c.cols, c.cols);
@@ -1054,6 +1105,7 @@ TEST(HlsLinearSpeed, Report) {
           q::linear_int(qa, w.m, y.data(), c.ldy);
         },
         reps);
+    ASSERT_EQ(st, hk::kOk);
     std::printf("[speed] %-26s %5dx%-5d T=%d  sm_linear %9.1f us  reference %9.1f us  ratio %.2f\n", s.name, c.rows,
                 c.cols, c.T, ker, ref, ker / ref);
   }
