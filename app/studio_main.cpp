@@ -158,13 +158,18 @@ int main(int argc, char** argv) {
       QStringLiteral("race"),
       QStringLiteral("demo race: target-only against speculative decoding of the prompt, measured one "
                      "after the other, played back side by side"));
+  const QCommandLineOption device_opt(
+      QStringLiteral("device"),
+      QStringLiteral("where a quantized model's ops run: cpu (default), emu (the accelerator's kernels on the "
+                     "CPU) or xrt (an FPGA board; emu without one)"),
+      QStringLiteral("NAME"));
   const QCommandLineOption size_opt(QStringLiteral("window-size"),
                                     QStringLiteral("window size WIDTHxHEIGHT (screenshots)"),
                                     QStringLiteral("WxH"));
   parser.addOptions({prompt_opt, max_tokens_opt, temperature_opt, top_k_opt, top_p_opt, seed_opt,
                      threads_opt, draft_opt, tree_opt, verify_opt, backtrack_opt, budget_opt,
                      tile_opt, shot_opt, views_opt, run_opt, trace_opt, open_trace_opt, no_fifo_opt, theme_opt, present_opt,
-                     size_opt, race_opt});
+                     size_opt, race_opt, device_opt});
   parser.process(*app);  // handles --help / --version and exits
 
   const QStringList args = parser.positionalArguments();
@@ -192,6 +197,9 @@ int main(int argc, char** argv) {
   if (!(sampling.top_p > 0 && sampling.top_p <= 1))
     usage_error(QStringLiteral("--top-p must be in (0, 1]"));
 
+  const QString device = parser.isSet(device_opt) ? parser.value(device_opt) : QStringLiteral("cpu");
+  if (device != QLatin1String("cpu") && device != QLatin1String("emu") && device != QLatin1String("xrt"))
+    usage_error(QStringLiteral("--device must be cpu, emu or xrt"));
   const bool race = parser.isSet(race_opt);
   const bool run = !race && (parser.isSet(run_opt) || parser.isSet(prompt_opt));
   const QString shot = parser.value(shot_opt);
@@ -247,6 +255,7 @@ int main(int argc, char** argv) {
   window.resize(window_size);
   window.modelBar()->setPath(model);
   window.modelBar()->setThreads(threads);
+  window.modelBar()->setDevice(device);
   window.generationPanel()->sampling()->setMaxTokens(max_tokens);
   window.generationPanel()->sampling()->setParams(sampling);
   if (parser.isSet(prompt_opt)) window.generationPanel()->setPrompt(parser.value(prompt_opt));

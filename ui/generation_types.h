@@ -56,6 +56,9 @@ struct GenerationRequest {
   SamplingParams sampling;
   bool stop_at_eos = true;
   SpecRequest spec;
+  // Where the quantized ops run (accel::open_device): cpu, emu or xrt (an FPGA
+  // board; without one the run falls back to emu and says why).
+  QString device = QStringLiteral("cpu");
 };
 
 // One generated token as it streams in.
@@ -98,6 +101,8 @@ struct GenerationSummary {
   double tokens_per_pass = 0.0;  // accepted + bonus per pass
   // The whole run for the views and the run list (built in the job thread).
   std::shared_ptr<const RunRecord> record;
+  QString device = QStringLiteral("cpu");  // what ran the quantized ops
+  QString device_note;                     // why xrt was asked for and emu ran (else empty)
 };
 
 // "12.3 kB", "4.56 MB", ...

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // core/spec_decoder.h (via spec_emitter.h / tree_verifier.h) uses the names
 // `emit` and `slots`, which Qt defines as macros: include it before any Qt header.
+#include "accel/backends.h"
 #include "core/spec/spec_decoder.h"
 
 #include "ui/generation_worker.h"
@@ -123,6 +124,16 @@ void GenerationWorker::start(Job job, std::function<void()> body) {
   emit busyChanged(true);
 }
 
+namespace {
+
+// The device a run asks for; xrt takes its xclbin from SPECMAMBA_XCLBIN.
+accel::OpenedDevice open_run_device(const QString& name) {
+  if (name.isEmpty() || name == QStringLiteral("cpu")) return {nullptr, "cpu", ""};
+  return accel::open_device({name.toStdString(), qEnvironmentVariable("SPECMAMBA_XCLBIN").toStdString(), 0});
+}
+
+}  // namespace
+
 bool GenerationWorker::loadModel(const QString& dir, int threads) {
   if (isBusy()) {
     emit errorOccurred(tr("cannot load %1: a job is still running").arg(dir));
@@ -186,6 +197,18 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
     GenerationSummary s;
     QString error;
     try {
+      // On a device, fresh copies of the models are bound to it (binding is
+      // for good); the CPU copies stay loaded for the next cpu run.
+      const accel::OpenedDevice dev = open_run_device(request.device);
+      s.device = QString::fromStdString(dev.backend);
+      s.device_note = QString::fromStdString(dev.fallback);
+      if (dev.device) {
+        auto bound = std::shared_ptr<MambaModel>(MambaModel::load(QFile::encodeName(model_path).toStdString()));
+        bound->set_threads(model->threads());
+        bound->use_device(dev.device);
+        model = std::move(bound);
+        draft.reset();
+      }
       const QByteArray utf8 = request.prompt.toUtf8();
       const std::vector<int32_t> prompt = tok->encode(std::string_view(utf8.data(), utf8.size()));
       GenerateOptions opt;
@@ -225,6 +248,7 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
             fail("", "no draft model: choose a draft model directory or turn speculative decoding off");
           draft = MambaModel::load(QFile::encodeName(request.spec.draft_path).toStdString());
           draft->set_threads(model->threads());
+          if (model->device()) draft->use_device(model->weights().device);  // the target's device
         }
         MemoryEventSink sink;
         sink.add_metadata("target", model_path.toStdString());
@@ -279,7 +303,7 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
         [this, id, s, error, spec, draft, draft_path = request.spec.draft_path] {
           if (id != job_id_) return;
           finishJob(id);
-          if (spec && draft) {  // keep the loaded draft for the next run
+          if (spec && draft && !draft->device()) {  // keep the loaded CPU draft for the next run
             draft_ = draft;
             draft_path_ = draft_path;
           }

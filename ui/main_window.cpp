@@ -379,6 +379,7 @@ bool MainWindow::startGeneration() {
   req.max_tokens = panel_->sampling()->maxTokens();
   req.sampling = panel_->sampling()->params();
   req.spec = panel_->spec()->request();
+  req.device = model_bar_->device();
   // A bad setting is reported before anything is cleared: the last results stay.
   if (const QString problem = checkRequest(req); !problem.isEmpty()) {
     showError(problem);
@@ -400,10 +401,11 @@ bool MainWindow::startGeneration() {
   last_token_s_ = 0.0;
   count_label_->setText(tr("0 tokens"));
   rate_label_->setText(tr("– tok/s"));
-  run_header_->setText(tr("Running · %1 · %2")
+  run_header_->setText(tr("Running · %1 · %2 · %3")
                            .arg(QFileInfo(worker_->modelInfo().path).fileName(),
                                 spec_run_ ? tr("tree %1 · %2 · %3").arg(req.spec.tree, req.spec.verify, req.spec.backtrack)
-                                          : tr("target-only")));
+                                          : tr("target-only"),
+                                req.device));
   statusBar()->showMessage(spec_run_ ? tr("Generating (speculative, tree %1)…").arg(req.spec.tree)
                                      : tr("Generating…"));
   setState(State::Generating);
@@ -493,12 +495,13 @@ void MainWindow::onFinished(const GenerationSummary& s) {
                               .arg(s.total_tokens_per_second, 0, 'f', 1));
   if (s.cancelled) panel_->output()->appendNote(tr("[stopped]"));
   statusBar()->showMessage(
-      tr("%1 tokens (prompt %2, prefill %3 ms), decode %4 tok/s — %5")
+      tr("%1 tokens (prompt %2, prefill %3 ms), decode %4 tok/s on %5 — %6")
           .arg(s.generated)
           .arg(s.prompt_tokens)
           .arg(s.prefill_seconds * 1e3, 0, 'f', 1)
           .arg(s.decode_tokens_per_second, 0, 'f', 1)
-          .arg(s.stop_reason));
+          .arg(s.device, s.stop_reason));
+  if (!s.device_note.isEmpty()) banner_->showMessage(s.device_note, MessageBanner::Kind::Info);
   if (s.speculative)
     spec_label_->setToolTip(tr("Speculative decoding, tree %1: %2 target passes, %3 of %4 draft "
                                "tokens accepted (mean accepted per pass, tokens per pass incl. "

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ui/model_bar.h"
 
+#include <QComboBox>
 #include <QFileDialog>
 #include <QGridLayout>
 #include <QLabel>
@@ -26,6 +27,15 @@ ModelBar::ModelBar(QWidget* parent) : QWidget(parent) {
   threads_->setValue(1);
   threads_->setPrefix(tr("threads "));
   threads_->setToolTip(tr("CPU threads for the model (applied when loading)"));
+  device_ = new QComboBox(this);
+  device_->setObjectName(QStringLiteral("deviceCombo"));
+  device_->addItem(tr("cpu"), QStringLiteral("cpu"));
+  device_->addItem(tr("emu"), QStringLiteral("emu"));
+  device_->addItem(tr("xrt"), QStringLiteral("xrt"));
+  device_->setToolTip(tr("Where a quantized model's integer ops run (applied at the next run):\n"
+                         "cpu — the model's own CPU kernels\n"
+                         "emu — the accelerator's HLS kernels on the CPU, bit-exact with the FPGA\n"
+                         "xrt — an FPGA board through XRT (xclbin from SPECMAMBA_XCLBIN); without one, emu"));
   load_ = new QPushButton(tr("Load"), this);
   load_->setObjectName(QStringLiteral("loadModelButton"));
   info_ = new QLabel(tr("no model loaded"), this);
@@ -39,8 +49,9 @@ ModelBar::ModelBar(QWidget* parent) : QWidget(parent) {
   grid->addWidget(path_, 0, 1);
   grid->addWidget(open_, 0, 2);
   grid->addWidget(threads_, 0, 3);
-  grid->addWidget(load_, 0, 4);
-  grid->addWidget(info_, 1, 1, 1, 4);
+  grid->addWidget(device_, 0, 4);
+  grid->addWidget(load_, 0, 5);
+  grid->addWidget(info_, 1, 1, 1, 5);
   grid->setColumnStretch(1, 1);
 
   connect(open_, &QPushButton::clicked, this, &ModelBar::browse);
@@ -53,6 +64,11 @@ QString ModelBar::path() const { return path_->text().trimmed(); }
 void ModelBar::setPath(const QString& path) { path_->setText(path); }
 int ModelBar::threads() const { return threads_->value(); }
 void ModelBar::setThreads(int n) { threads_->setValue(n); }
+QString ModelBar::device() const { return device_->currentData().toString(); }
+void ModelBar::setDevice(const QString& name) {
+  const int i = device_->findData(name);
+  if (i >= 0) device_->setCurrentIndex(i);
+}
 
 void ModelBar::setInfo(const ModelInfo& info) {
   info_->setText(info.summary());

@@ -4,6 +4,7 @@
 // Load, and a one-line description of the loaded model.
 #include <QWidget>
 
+class QComboBox;
 class QLabel;
 class QLineEdit;
 class QPushButton;
@@ -23,6 +24,9 @@ class ModelBar : public QWidget {
   void setPath(const QString& path);
   int threads() const;
   void setThreads(int n);
+  // Where the quantized ops run: "cpu", "emu" or "xrt".
+  QString device() const;
+  void setDevice(const QString& name);
   void setInfo(const ModelInfo& info);
   void setInfoText(const QString& text);
   void setLoadEnabled(bool enabled);
@@ -37,6 +41,7 @@ class ModelBar : public QWidget {
   QLineEdit* path_ = nullptr;
   QPushButton* open_ = nullptr;
   QSpinBox* threads_ = nullptr;
+  QComboBox* device_ = nullptr;
   QPushButton* load_ = nullptr;
   QLabel* info_ = nullptr;
 };

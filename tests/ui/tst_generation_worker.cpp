@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "core/io/default_paths.h"
+#include "core/kernels/simd.h"
 #include "core/model/generator.h"
 #include "core/model/mamba_model.h"
 #include "core/model/random_model.h"
@@ -30,6 +31,8 @@ class TestGenerationWorker : public QObject {
   void initTestCase();
   void loadReportsModelInfo();
   void quantizedModelLoadsAndGeneratesItsOwnTokens();
+  void quantizedModelOnEmuGivesTheCpuTokens();
+  void fp32ModelOnEmuIsRefusedWithTheQuantizeHint();
   void greedyTokensMatchDirectGenerate();
   void tokensArriveInBatches();
   void stopEndsLongGenerationQuickly();
@@ -103,6 +106,67 @@ void TestGenerationWorker::quantizedModelLoadsAndGeneratesItsOwnTokens() {
   opt.max_tokens = 16;
   const sm::GenerateResult direct = sm::generate(*model, *tok, tok->encode("And God said"), opt);
   QCOMPARE(s.ids, QVector<int32_t>(direct.ids.begin(), direct.ids.end()));
+}
+
+// The device combo's runs: emu (and xrt, which falls back to emu without a
+// board, saying why) give the CPU's tokens, plain and speculative.
+void TestGenerationWorker::quantizedModelOnEmuGivesTheCpuTokens() {
+  QTemporaryDir dir;
+  QVERIFY(dir.isValid());
+  const std::string t = sm::default_target_model(), d = sm::default_draft_model();
+  if (!QFileInfo::exists(QString::fromStdString(t + "/config.json"))) QSKIP("shipped models not present");
+  if (sm::simd::target_name().rfind("AVX", 0) != 0) QSKIP("the CPU conv has no FMA on this SIMD target");
+  sm::quant::QuantConfig cfg = sm::quant::QuantConfig::preset("w4a4", true);
+  cfg.linear_weights.group = cfg.lm_head_weights.group = int(sm::quant::default_weight_group(t));
+  const QString qt = dir.filePath(QStringLiteral("t")), qd = dir.filePath(QStringLiteral("d"));
+  sm::quant::quantize_model(t, qt.toStdString(), cfg);
+  sm::quant::quantize_model(d, qd.toStdString(), cfg);
+  GenerationWorker w;
+  QVERIFY(worker_test::load(w, qt));
+  GenerationRequest req;
+  req.prompt = QStringLiteral("And God said");
+  req.max_tokens = 16;
+  req.stop_at_eos = false;
+  const GenerationSummary cpu = run(w, req, nullptr);
+  QCOMPARE(cpu.device, QStringLiteral("cpu"));
+  QCOMPARE(cpu.generated, int64_t{16});
+  req.device = QStringLiteral("emu");
+  const GenerationSummary emu = run(w, req, nullptr);
+  QCOMPARE(emu.device, QStringLiteral("emu"));
+  QVERIFY(emu.device_note.isEmpty());
+  QCOMPARE(emu.ids, cpu.ids);
+  req.spec.enabled = true;
+  req.spec.draft_path = qd;
+  req.spec.tree = QStringLiteral("2,2,1");
+  const GenerationSummary spec = run(w, req, nullptr);
+  QCOMPARE(spec.device, QStringLiteral("emu"));
+  QCOMPARE(spec.ids, cpu.ids);
+  req.spec.enabled = false;
+  req.device = QStringLiteral("xrt");
+  const GenerationSummary xrt = run(w, req, nullptr);
+  if (xrt.device == QStringLiteral("emu")) {  // no board here
+    QVERIFY2(xrt.device_note.startsWith(QStringLiteral("xrt: ")), qPrintable(xrt.device_note));
+    QCOMPARE(xrt.ids, cpu.ids);
+  }
+  req.device = QStringLiteral("cpu");  // and back: the CPU copy is still loaded
+  QCOMPARE(run(w, req, nullptr).ids, cpu.ids);
+}
+
+void TestGenerationWorker::fp32ModelOnEmuIsRefusedWithTheQuantizeHint() {
+  GenerationWorker w;
+  QVERIFY(load(w));
+  QSignalSpy error(&w, &GenerationWorker::errorOccurred);
+  GenerationRequest req;
+  req.prompt = QStringLiteral("And");
+  req.max_tokens = 4;
+  req.device = QStringLiteral("emu");
+  QVERIFY(w.generate(req));
+  QVERIFY(error.wait(60000));
+  QVERIFY2(error.first().first().toString().contains(QStringLiteral("quantize")),
+           qPrintable(error.first().first().toString()));
+  QTRY_VERIFY(!w.isBusy());
+  req.device = QStringLiteral("cpu");
+  QCOMPARE(run(w, req, nullptr).generated, int64_t{4});  // the model still runs on the CPU
 }
 
 void TestGenerationWorker::greedyTokensMatchDirectGenerate() {
