@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -389,12 +390,16 @@ Acceptance Acceptance::parse(const std::string& s) {
   } catch (const std::invalid_argument&) {
   } catch (const std::out_of_range&) {
   }
+  std::error_code ec;
+  // A directory opens as a stream whose first read throws std::ios_base::failure.
+  if (std::filesystem::is_directory(s, ec))
+    fail(s, "is a directory, not an acceptance file (expected a rate in (0, 1] or `specmamba agree --json` output)");
   std::ifstream in(s);
   if (!in) fail(s, "cannot open acceptance file (expected a rate in (0, 1] or `specmamba agree --json` output)");
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for a number like 1e999
     fail(s, std::string("invalid JSON: ") + e.what());
   }
   if (!j.is_object() || !j.contains("rows") || !j["rows"].is_array() || j["rows"].empty())

@@ -67,10 +67,8 @@ PipelineTraceSink::PipelineTraceSink(EventSink* inner, const ModelConfig& target
 std::string PipelineTraceSink::describe() const {
   const Design& d = opt_.design;
   std::ostringstream s;
-  s << opt_.platform.name;
-  if (!opt_.platform.board.empty()) s << " (" << opt_.platform.board << ")";
-  s << ", " << d.tile_rows << "x" << d.tile_cols << " x" << d.linear_units << ", SSM " << d.ssm_par << "x"
-    << d.ssm_state_unroll << ", " << d.clock_mhz << " MHz, dataflow model";
+  s << opt_.platform.name << ", design " << d.tile_rows << "x" << d.tile_cols << " x" << d.linear_units
+    << ", SSM " << d.ssm_par << "x" << d.ssm_state_unroll << ", " << d.clock_mhz << " MHz, dataflow model";
   return s.str();
 }
 

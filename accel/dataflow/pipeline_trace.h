@@ -64,7 +64,7 @@ class PipelineTraceSink : public EventSink {
   };
   Totals totals() const;
   const PipelineTraceOptions& options() const { return opt_; }
-  // "vck190 (Versal VCK190), 8x8 x1, SSM 8x8, 400 MHz, dataflow model": the sim_device metadata value.
+  // "vck190, design 8x8 x1, SSM 8x8, 400 MHz, dataflow model": the sim_device metadata value.
   std::string describe() const;
 
   // The device timeline of one step: what on_event emits for a StepSummary

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "accel/backends.h"
+#include "accel/dataflow/pipeline_trace.h"
 #include "cli_common.h"
 #include "core/dump/dump_replay.h"
 #include "core/dump/dump_writer.h"
@@ -43,6 +44,8 @@ struct GenerateArgs {
   std::string device = "cpu";
   std::string xclbin;
   int board = 0;
+  // The simulated accelerator of a device run (accel/dataflow/pipeline_trace.h).
+  std::string platform = accel::kDefaultSimPlatform;
 };
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -81,6 +84,11 @@ Runner add_generate(CLI::App& app, Common& c) {
       ->check(CLI::IsMember({"cpu", "emu", "xrt"}));
   cmd->add_option("--xclbin", a->xclbin, "xrt: the accelerator's xclbin (docs/xrt.md)");
   cmd->add_option("--board", a->board, "xrt: board index (specmamba devices lists them)")->check(CLI::Range(0, 63));
+  auto* platform_opt = cmd->add_option(
+      "--platform", a->platform,
+      std::string("emu/xrt with speculative decoding: the platform whose simulated accelerator timeline goes "
+                  "into the trace and the simulated tokens/s (a name from data/platforms or a .json; default ") +
+          accel::kDefaultSimPlatform + ")");
   auto* d = cmd->add_option("--draft", a->draft, "draft model directory: enables speculative decoding");
   auto* tree = cmd->add_option("--tree", a->tree,
                   "token tree: widths per depth (\"4,2,2,1\"; a chain of k is \"1,...,1\"), a JSON "
@@ -103,7 +111,9 @@ Runner add_generate(CLI::App& app, Common& c) {
       cmd->add_option("--dump-layers", a->dump_layers, "layers to dump, e.g. 0,3,5-7 (default: all)"),
       cmd->add_option("--dump-tokens", a->dump_tokens, "token positions to dump, e.g. 0-63 or 64- (default: all)"),
       cmd->add_flag("--dump-logits", a->dump_logits, "also dump the logits of every token run")};
-  return [a, tree, d, spec_opts, dump_opt, dump_opts, &c] {
+  return [a, tree, d, spec_opts, dump_opt, dump_opts, platform_opt, &c] {
+    if (platform_opt->count() > 0 && a->device == "cpu")
+      throw UsageError("--platform needs --device emu or xrt (the simulated accelerator of a device run)");
     if (d->count() == 0 && tree->count() == 0)
       for (const CLI::Option* o : spec_opts)
         if (o->count() > 0)
@@ -132,6 +142,12 @@ Runner add_generate(CLI::App& app, Common& c) {
     // --tree alone means speculative decoding with the shipped draft.
     if (a->draft.empty() && tree->count() > 0) a->draft = default_draft_model();
     if (a->device != "xrt" && !a->xclbin.empty()) throw UsageError("--xclbin needs --device xrt");
+    if (platform_opt->count() > 0 && a->draft.empty())
+      throw UsageError("--platform needs --draft DIR or --tree SHAPE (speculative decoding)");
+    // A device run with speculation also simulates the accelerator's timeline.
+    const bool simulate_device = !a->draft.empty() && a->device != "cpu";
+    accel::PipelineTraceOptions sim_opt;
+    if (simulate_device) sim_opt = accel::PipelineTraceOptions::defaults(a->platform);  // names the known ones
     auto m = open_model(a->model, c.threads);
     const accel::OpenedDevice dev = accel::open_device({a->device, a->xclbin, a->board});
     if (!dev.fallback.empty()) std::cerr << "specmamba: " << dev.fallback << "\n";
@@ -180,6 +196,7 @@ Runner add_generate(CLI::App& app, Common& c) {
     if (!a->dump.empty()) dump = std::make_unique<DumpWriter>(a->dump, *m, dopt);
     std::unique_ptr<MambaModel> draft;
     std::unique_ptr<EventSink> sink;
+    std::unique_ptr<accel::PipelineTraceSink> pipeline;  // wraps `sink` (or nothing) on device runs
     if (spec) {
       draft = open_model(a->draft, 1);  // a tiny draft gains nothing from threads
       if (dev.device) draft->use_device(dev.device);
@@ -188,6 +205,13 @@ Runner add_generate(CLI::App& app, Common& c) {
         sink = open_trace_sink(a->trace, {{"target", a->model}, {"draft", a->draft},
                                           {"threads", std::to_string(c.threads)},
                                           {"prompt", a->prompt_ids.empty() ? a->prompt : ""}});
+      if (simulate_device && dev.device) {
+        sim_opt.order = accel::parse_verify_order(verify_order_name(cfg.verify));
+        sim_opt.backtrack = accel::parse_backtrack(backtrack_policy_name(cfg.backtrack));
+        pipeline = std::make_unique<accel::PipelineTraceSink>(sink.get(), m->config(), draft->config(), sim_opt);
+        // Without --trace the events only feed the simulation, which needs no FIFO events.
+        if (!sink) cfg.verbose_events = false;
+      }
     }
     TokenCallback stream;
     if (!c.json) {
@@ -203,10 +227,12 @@ Runner add_generate(CLI::App& app, Common& c) {
     SpecStats ss;
     int64_t dump_tokens = 0, dump_rows = 0;
     if (spec) {
-      SpecGenerateResult sr = spec_generate(*m, *draft, *tok, prompt, opt, cfg, sink.get(), stream);
+      EventSink* events = pipeline ? static_cast<EventSink*>(pipeline.get()) : sink.get();
+      SpecGenerateResult sr = spec_generate(*m, *draft, *tok, prompt, opt, cfg, events, stream);
       r = std::move(sr.gen);
       ss = sr.spec;
-      if (sink) sink->flush();
+      if (pipeline) pipeline->flush();  // also flushes `sink`
+      else if (sink) sink->flush();
       if (dump) {
         // The verification pass is not tapped: the target runs once more over
         // the committed sequence (bit-identical rows, docs/dump-format.md).
@@ -279,6 +305,12 @@ Runner add_generate(CLI::App& app, Common& c) {
         j["verify_seconds"] = ss.verify_seconds;
         j["backtrack_seconds"] = ss.backtrack_seconds;
         if (!a->trace.empty()) j["trace"] = a->trace;
+        if (pipeline) {
+          const auto t = pipeline->totals();
+          j["simulated_tokens_per_second"] = t.tokens_per_second();
+          j["simulated_seconds"] = t.seconds;
+          j["simulated_device"] = pipeline->describe();
+        }
       }
       print_json(j);
     } else {
@@ -289,13 +321,22 @@ Runner add_generate(CLI::App& app, Common& c) {
       if (!a->dump.empty())
         std::fprintf(stderr, "[dump %s: %lld tokens run, %lld dumped%s]\n", a->dump.c_str(), (long long)dump_tokens,
                      (long long)dump_rows, spec ? "; the target replayed over the committed sequence" : "");
-      if (spec)
+      if (spec) {
+        // A device run adds the simulated accelerator's rate (accel/dataflow/pipeline_trace.h).
+        std::string sim;
+        if (pipeline) {
+          const auto t = pipeline->totals();
+          char buf[96];
+          std::snprintf(buf, sizeof buf, "; simulated %.1f tok/s on ", t.tokens_per_second());
+          sim = buf + pipeline->describe();
+        }
         std::fprintf(stderr,
                      "[speculative %s, tree %s, %s: %lld steps, %.2f accepted per step, %.2f "
-                     "tokens per target pass]\n",
+                     "tokens per target pass%s]\n",
                      verify_order_name(cfg.verify), cfg.tree.spec.c_str(),
                      backtrack_policy_name(cfg.backtrack), (long long)ss.steps, ss.mean_accepted(),
-                     ss.tokens_per_pass());
+                     ss.tokens_per_pass(), sim.c_str());
+      }
     }
     return 0;
   };

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "accel/dataflow/model.h"
@@ -195,6 +196,36 @@ TEST(Speculative, AcceptanceAndPrediction) {
   const auto small = simulate_speculative(tm, dm, Design::lightmamba(), p, TreeShape::parse("1,1"), Acceptance::parse("0.7"));
   const auto large = simulate_speculative(tm, dm, Design::lightmamba(), p, TreeShape::parse("4,2,2"), Acceptance::parse("0.7"));
   EXPECT_GT(small.tokens_per_second, large.tokens_per_second);
+}
+
+// Fuzzer finding (tests/fuzz/corpus/fuzz_platform_json/regression-acceptance-directory):
+// an acceptance argument naming a directory (".") opened as a stream whose first
+// read threw std::ios_base::failure instead of the parser's own error.
+TEST(Speculative, AcceptanceNamingADirectoryIsAClearError) {
+  std::ifstream f(std::string(SPECMAMBA_SOURCE_DIR) + "/tests/fuzz/corpus/fuzz_platform_json/regression-acceptance-directory",
+                  std::ios::binary);
+  const std::string input((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(input, ".");
+  EXPECT_NE(err_of([&] { Acceptance::parse(input); }).find(".: is a directory"), std::string::npos);
+  const std::string dir = std::filesystem::temp_directory_path().string();
+  EXPECT_NE(err_of([&] { Acceptance::parse(dir); }).find("is a directory"), std::string::npos);
+}
+
+// Fuzzer finding (tests/fuzz/corpus/fuzz_platform_json/regression-number-overflow):
+// a number beyond double ("80e840") made nlohmann throw out_of_range (406), which
+// load_file did not catch (only parse_error): now "invalid JSON" like any bad text.
+TEST(Platform, NumberOverflowIsInvalidJson) {
+  const std::string path =
+      std::string(SPECMAMBA_SOURCE_DIR) + "/tests/fuzz/corpus/fuzz_platform_json/regression-number-overflow";
+  ASSERT_TRUE(std::filesystem::exists(path));
+  const std::string msg = err_of([&] { Platform::load_file(path); });
+  EXPECT_NE(msg.find(path + ": invalid JSON"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("80e840"), std::string::npos) << msg;
+  // The acceptance file reader had the same catch.
+  const std::string f = (std::filesystem::temp_directory_path() / "sm_agree_overflow.json").string();
+  std::ofstream(f) << R"({"rows":[{"k":1,"mean_accepted":1e999}]})";
+  EXPECT_NE(err_of([&] { Acceptance::parse(f); }).find("invalid JSON"), std::string::npos);
+  std::filesystem::remove(f);
 }
 
 }  // namespace

@@ -70,5 +70,61 @@ expect_err "xrt with a garbage xclbin" "bad.xclbin.*not an xclbin" "$BIN" genera
 expect_rc "--xclbin without --device xrt" 2 "needs --device xrt" "$BIN" generate "$TMP/qt" --prompt "And" -n 2 --xclbin "$TMP/bad.xclbin"
 expect_rc "unknown device" 2 "device" "$BIN" generate "$TMP/qt" --prompt "And" -n 2 --device gpu
 
+# Simulated accelerator time: a device run with speculation runs the dataflow model per step,
+# puts its pipeline ops (DeviceOp) into the trace and reports simulated tokens/s.
+j=$("$BIN" generate "$TMP/qt" --draft "$TMP/qd" --tree 2,2,1 --prompt "And God said" -n 24 --ignore-eos \
+  --device emu --trace "$TMP/pipe.json" --json 2>"$TMP/err")
+[[ $(json_get 'd["simulated_tokens_per_second"] > 0 and d["simulated_seconds"] > 0 and d["tokens_per_second"] > 0' <<<"$j") == True ]] \
+  && ok || bad "simulated_tokens_per_second in --json: $(head -c 300 <<<"$j") $(head -c 300 "$TMP/err")"
+[[ $(json_get 'd["ids"]' <<<"$j") == "$cpu" ]] && ok || bad "the simulation leaves the tokens alone"
+res=$(python3 - "$TMP/pipe.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+ev = t["traceEvents"]
+ops = [e for e in ev if e.get("name") == "DeviceOp"]
+lanes = {e["args"]["lane"] for e in ops}
+steps = [e for e in ev if e.get("name") == "StepSummary"]
+names = {e["args"]["name"] for e in ev if e.get("ph") == "M" and e.get("pid") == 2 and e["name"] == "thread_name"}
+ok = (len(ops) > 0 and {"dma", "linear", "ssm"} <= lanes and lanes <= names and len(steps) > 0
+      and all(e["pid"] == 2 and e["ts"] >= 0 for e in ops)
+      and all(s["args"]["sim_us"] > 0 for s in steps)
+      and "vck190" in t["metadata"]["sim_device"] and float(t["metadata"]["sim_tokens_per_second"]) > 0)
+print(ok)
+PY
+)
+[[ $res == True ]] && ok || bad "the Chrome trace holds DeviceOp events on pid 2 and StepSummary.sim_us: $res"
+j5=$("$BIN" generate "$TMP/qt" --draft "$TMP/qd" --tree 2,2,1 --prompt "And God said" -n 24 --ignore-eos \
+  --device emu --platform u280 --trace "$TMP/pipe.h5" --json 2>"$TMP/err")
+[[ $(json_get 'd["simulated_tokens_per_second"] > 0 and "u280" in d["simulated_device"]' <<<"$j5") == True ]] \
+  && ok || bad "--platform u280 with an HDF5 trace: $(head -c 300 <<<"$j5") $(head -c 300 "$TMP/err")"
+if python3 -c 'import h5py' 2>/dev/null; then
+  [[ $(python3 -c '
+import h5py, sys
+f = h5py.File(sys.argv[1], "r")
+d = f["/events/device_op"]
+s = f["/events/step_summary"]
+lanes = {x.decode() for x in d["lane"]}
+print(len(d) > 0 and {"dma", "linear", "ssm"} <= lanes and (s["sim_us"] > 0).all())' "$TMP/pipe.h5") == True ]] \
+    && ok || bad "the HDF5 trace holds /events/device_op and step_summary.sim_us"
+else  # no h5py: the dataset and field names are plain bytes in the file's object headers
+  grep -qa device_op "$TMP/pipe.h5" && grep -qa sim_us "$TMP/pipe.h5" && grep -qa step_sim_start_us "$TMP/pipe.h5" \
+    && ok || bad "the HDF5 trace has /events/device_op and step_summary.sim_us"
+fi
+# Without --trace the figure is still there; a cpu run has none.
+[[ $(json_get 'd["simulated_tokens_per_second"] > 0 and "trace" not in d' <<<"$(
+  "$BIN" generate "$TMP/qt" --draft "$TMP/qd" --tree 2,2,1 --prompt "And" -n 8 --device emu --json)") == True ]] \
+  && ok || bad "simulated_tokens_per_second without --trace"
+[[ $(json_get '"simulated_tokens_per_second" not in d' <<<"$(
+  "$BIN" generate "$TMP/qt" --draft "$TMP/qd" --tree 2,2,1 --prompt "And" -n 8 --json)") == True ]] \
+  && ok || bad "no simulated figures on cpu"
+"$BIN" generate "$TMP/qt" --draft "$TMP/qd" --tree 2,2,1 --prompt "And" -n 8 --device emu >/dev/null 2>"$TMP/err" \
+  && grep -qE 'simulated [0-9.]+ tok/s on vck190' "$TMP/err" && ok || bad "the text summary has the simulated tok/s: $(cat "$TMP/err")"
+expect_err "--platform bogus names the platforms" "bogus.*vck190|vck190.*bogus" \
+  "$BIN" generate "$TMP/qt" --draft "$TMP/qd" --tree 2,2,1 --prompt "And" -n 2 --device emu --platform bogus
+expect_rc "--platform without a device" 2 "--platform needs --device" \
+  "$BIN" generate "$TMP/qt" --draft "$TMP/qd" --prompt "And" -n 2 --platform vck190
+expect_rc "--platform without speculation" 2 "--platform needs --draft" \
+  "$BIN" generate "$TMP/qt" --prompt "And" -n 2 --device emu --platform vck190
+
 echo "devices CLI tests: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

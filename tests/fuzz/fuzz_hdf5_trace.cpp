@@ -24,12 +24,13 @@ std::vector<std::vector<Member>> all_members() {
   return {Layout<sm::TreeDrafted>::members(),  Layout<sm::NodeDrafted>::members(),
           Layout<sm::FifoPush>::members(),     Layout<sm::NodeVerified>::members(),
           Layout<sm::AcceptDecision>::members(), Layout<sm::Backtrack>::members(),
-          Layout<sm::StepSummary>::members()};
+          Layout<sm::StepSummary>::members(), Layout<sm::DeviceOp>::members()};
 }
 const std::vector<std::string> kNames = {
     Layout<sm::TreeDrafted>::name,  Layout<sm::NodeDrafted>::name, Layout<sm::FifoPush>::name,
     Layout<sm::FifoPop>::name,      Layout<sm::NodeVerified>::name, Layout<sm::AcceptDecision>::name,
-    Layout<sm::Backtrack>::name,    Layout<sm::StepSummary>::name,  "bogus"};
+    Layout<sm::Backtrack>::name,    Layout<sm::StepSummary>::name,  Layout<sm::DeviceOp>::name,
+    "bogus"};
 
 hid_t scalar_type(FuzzedDataProvider& f) {
   switch (f.ConsumeIntegralInRange(0, 7)) {

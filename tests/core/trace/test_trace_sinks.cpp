@@ -74,7 +74,10 @@ std::vector<sm::Event> sample_events() {
   s.verify_us = 80.25;
   s.accept_us = 4.0;
   s.backtrack_us = 15.5;
+  s.sim_us = 3.75;
   v.push_back(ev(9.0, 0, 0, s));  // ts = start of the step, dur = step_us
+  // A simulated device op: wall t_us 9 (the step's start), simulated 100 + [0.5, 2.0).
+  v.push_back(ev(9.0, 0, 0, sm::DeviceOp{"linear", "in_proj", 2, sm::ModelRole::Draft, 100.0, 0.5, 2.0, 1.25}));
   return v;
 }
 
@@ -118,6 +121,15 @@ void expect_same(const sm::Event& a, const sm::Event& b, size_t i) {
           EXPECT_EQ(x.bytes_kept, y.bytes_kept);
           EXPECT_EQ(x.replayed, y.replayed);
           EXPECT_EQ(x.us, y.us);
+        } else if constexpr (std::is_same_v<T, sm::DeviceOp>) {
+          EXPECT_EQ(x.lane, y.lane);
+          EXPECT_EQ(x.unit, y.unit);
+          EXPECT_EQ(x.layer, y.layer);
+          EXPECT_EQ(x.model, y.model);
+          EXPECT_EQ(x.step_sim_start_us, y.step_sim_start_us);
+          EXPECT_EQ(x.sim_start_us, y.sim_start_us);
+          EXPECT_EQ(x.sim_end_us, y.sim_end_us);
+          EXPECT_EQ(x.active_us, y.active_us);
         } else {
           static_assert(std::is_same_v<T, sm::StepSummary>);
           EXPECT_EQ(x.step, y.step);
@@ -134,6 +146,7 @@ void expect_same(const sm::Event& a, const sm::Event& b, size_t i) {
           EXPECT_EQ(x.state_bytes_written, y.state_bytes_written);
           EXPECT_EQ(x.redundant_nodes, y.redundant_nodes);
           EXPECT_EQ(x.step_us, y.step_us);
+          EXPECT_EQ(x.sim_us, y.sim_us);
         }
       },
       a.payload);
@@ -161,7 +174,7 @@ TEST(EventNames, EveryType) {
   std::set<std::string> names;
   for (const auto& e : sample_events()) names.insert(sm::event_name(e.payload));
   EXPECT_EQ(names, (std::set<std::string>{"TreeDrafted", "NodeDrafted", "FifoPush", "FifoPop", "NodeVerified",
-                                          "AcceptDecision", "Backtrack", "StepSummary"}));
+                                          "AcceptDecision", "Backtrack", "StepSummary", "DeviceOp"}));
 }
 
 TEST(MemoryEventSink, ConcurrentWritersAndTakeSince) {
@@ -246,11 +259,19 @@ TEST(ChromeTrace, PhasesLanesArgsCounters) {
   ASSERT_TRUE(evs.is_array());
 
   std::map<std::string, int> lane_tid;  // lane name -> tid
+  std::map<std::string, int> device_tid;  // simulated device lane -> tid (pid 2)
   std::map<std::string, std::vector<json>> by_name;
-  std::vector<json> counters;
+  std::vector<json> counters, device_ops;
+  std::string device_process;
   double last_ts = -1e300;
   for (const auto& e : evs) {
     ASSERT_TRUE(e.contains("ph"));
+    if (e.at("pid") == 2) {  // the simulated device's timeline
+      if (e.at("ph") == "M" && e.at("name") == "thread_name") device_tid[e.at("args").at("name")] = e.at("tid");
+      else if (e.at("ph") == "M" && e.at("name") == "process_name") device_process = e.at("args").at("name");
+      else if (e.at("ph") != "M") device_ops.push_back(e);
+      continue;
+    }
     ASSERT_EQ(e.at("pid"), 1);
     const std::string ph = e.at("ph");
     if (ph == "M") {
@@ -347,7 +368,29 @@ TEST(ChromeTrace, PhasesLanesArgsCounters) {
                                  {"draft_us", 20.5},
                                  {"verify_us", 80.25},
                                  {"accept_us", 4.0},
-                                 {"backtrack_us", 15.5}}));
+                                 {"backtrack_us", 15.5},
+                                 {"sim_us", 3.75}}));
+
+  // The device op: its own process and lane, ts/dur in simulated time, the wall time in args.
+  EXPECT_EQ(device_process, "simulated device");
+  EXPECT_EQ(device_tid, (std::map<std::string, int>{{"linear", 1}}));
+  ASSERT_EQ(device_ops.size(), 1u);
+  const json& op = device_ops[0];
+  EXPECT_EQ(op.at("name"), "DeviceOp");
+  EXPECT_EQ(op.at("ph"), "X");
+  EXPECT_EQ(op.at("ts"), 100.5);
+  EXPECT_EQ(op.at("dur"), 1.5);
+  EXPECT_EQ(op.at("tid"), 1);
+  EXPECT_EQ(op.at("args"), json({{"step", 0},
+                                 {"lane", "linear"},
+                                 {"unit", "in_proj"},
+                                 {"layer", 2},
+                                 {"model", "draft"},
+                                 {"step_sim_start_us", 100.0},
+                                 {"sim_start_us", 0.5},
+                                 {"sim_end_us", 2.0},
+                                 {"active_us", 1.25},
+                                 {"wall_us", 9.0}}));
 
   // Counters: live states after push (5) and pop (4), accepted tokens (3).
   std::vector<std::pair<std::string, json>> got;
@@ -426,7 +469,14 @@ std::vector<sm::Event> many_events(size_t per_type, uint32_t seed) {
     s.state_bytes_written = int64_t(i32(rng)) << 24;
     s.redundant_nodes = i32(rng);
     s.step_us = real(rng);
+    s.sim_us = real(rng);
     v.push_back(ev(0, real(rng), step, s));
+    const std::vector<std::string> lanes = {"dma", "linear", "ssm"};
+    const double a = real(rng);
+    v.push_back(ev(0, (i % 5 == 0) ? real(rng) : 0.0, step,
+                   sm::DeviceOp{lanes[i % 3], i % 2 ? "in_proj" : "ssm", i32(rng),
+                                (rng() & 1) ? sm::ModelRole::Draft : sm::ModelRole::Target, real(rng), a,
+                                a + real(rng), real(rng)}));
   }
   std::shuffle(v.begin(), v.end(), rng);
   // Non-decreasing timestamps with many ties (order among ties = recording order).
@@ -503,7 +553,7 @@ TEST(Hdf5Trace, EmptyTrace) {
 }
 
 #ifdef SM_HAVE_HDF5_HEADER
-// The on-disk layout: root attributes, 8 extendible, chunked, compressed
+// The on-disk layout: root attributes, 9 extendible, chunked, compressed
 // compound datasets (also when empty), the documented field names.
 TEST(Hdf5Trace, FileLayout) {
   TempDir tmp;
@@ -536,7 +586,10 @@ TEST(Hdf5Trace, FileLayout) {
       {"step_summary",
        {"t_us", "dur_us", "step", "summary_step", "tree_nodes", "accepted", "emitted", "bonus_token",
         "peak_live_states", "state_bytes_read", "state_bytes_written", "redundant_nodes", "step_us",
-        "draft_us", "verify_us", "accept_us", "backtrack_us", "seq"}},
+        "draft_us", "verify_us", "accept_us", "backtrack_us", "sim_us", "seq"}},
+      {"device_op",
+       {"t_us", "dur_us", "step", "lane", "unit", "layer", "model", "step_sim_start_us", "sim_start_us",
+        "sim_end_us", "active_us", "seq"}},
   };
   for (const auto& [name, fields] : expected) {
     SCOPED_TRACE(name);
@@ -799,11 +852,12 @@ TEST(Hdf5Trace, TracesWithoutPhaseTimesStillOpen) {
   using Row = h5::RowStepSummary;
   TempDir tmp;
   const std::string path = tmp.file("old.h5");
-  {
+  auto fresh = [&] {
     auto sink = sm::make_hdf5_sink(path);
     for (const auto& e : sample_events()) sink->on_event(e);
     sink->flush();
-  }
+  };
+  fresh();
   // Rewrite /events/step_summary as an older build wrote it, without the phase fields.
   auto rewrite_without = [&](const std::vector<std::string>& dropped) {
     hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
@@ -836,9 +890,17 @@ TEST(Hdf5Trace, TracesWithoutPhaseTimesStillOpen) {
     H5Sclose(space);
     H5Fclose(f);
   };
-  rewrite_without({"draft_us", "verify_us", "accept_us", "backtrack_us"});
+  rewrite_without({"draft_us", "verify_us", "accept_us", "backtrack_us", "sim_us"});
+  {
+    // Nor had it a device_op dataset.
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    ASSERT_GE(H5Ldelete(f, "/events/device_op", H5P_DEFAULT), 0);
+    H5Fclose(f);
+  }
   const auto back = sm::read_hdf5_trace(path);
-  const auto want = sample_events();
+  auto want = sample_events();
+  std::erase_if(want, [](const sm::Event& e) { return std::holds_alternative<sm::DeviceOp>(e.payload); });
   ASSERT_EQ(back.size(), want.size());
   int summaries = 0;
   for (const auto& e : back)
@@ -848,13 +910,64 @@ TEST(Hdf5Trace, TracesWithoutPhaseTimesStillOpen) {
       EXPECT_EQ(s->step_us, 120.25);
       EXPECT_EQ(s->draft_us, 0.0);
       EXPECT_EQ(s->backtrack_us, 0.0);
+      EXPECT_EQ(s->sim_us, 0.0);
     }
   EXPECT_EQ(summaries, 1);
-  rewrite_without({"draft_us", "verify_us", "accept_us", "backtrack_us", "accepted"});
+  // A trace with the phase times but from before sim_us: sim_us alone reads as 0.
+  fresh();
+  rewrite_without({"sim_us"});
+  for (const auto& e : sm::read_hdf5_trace(path))
+    if (const auto* s = std::get_if<sm::StepSummary>(&e.payload)) {
+      EXPECT_EQ(s->draft_us, 20.5);
+      EXPECT_EQ(s->sim_us, 0.0);
+    }
+  fresh();
+  rewrite_without({"draft_us", "verify_us", "accept_us", "backtrack_us", "sim_us", "accepted"});
   try {
     sm::read_hdf5_trace(path);
     ADD_FAILURE() << "a trace without 'accepted' must be refused";
   } catch (const sm::Error& e) {
     EXPECT_NE(std::string(e.what()).find("has no field \"accepted\""), std::string::npos) << e.what();
   }
+}
+
+// A Chrome trace written before the phase times and sim_us (and DeviceOp)
+// existed still opens: the missing StepSummary fields read as 0.
+TEST(ChromeTraceReader, TracesWithoutPhaseTimesOrSimTimeStillOpen) {
+  const std::string text = R"({"displayTimeUnit":"ms",
+"metadata":{"format":"specmamba-trace","version":1,"producer":"SpecMamba Studio","time_unit":"us","events":2},
+"traceEvents":[
+{"name":"process_name","ph":"M","pid":1,"tid":0,"args":{"name":"SpecMamba speculative decoding"}},
+{"name":"StepSummary","ph":"X","ts":9,"dur":120.25,"pid":1,"tid":5,"args":{"step":0,"tree_nodes":7,"accepted":3,"emitted":4,"bonus_token":99,"peak_live_states":5,"state_bytes_read":10,"state_bytes_written":11,"redundant_nodes":2,"step_us":120.25}},
+{"name":"StepSummary","ph":"X","ts":200,"dur":50,"pid":1,"tid":5,"args":{"step":1,"tree_nodes":7,"accepted":1,"emitted":2,"bonus_token":9,"peak_live_states":5,"state_bytes_read":10,"state_bytes_written":11,"redundant_nodes":2,"step_us":50,"draft_us":20.5,"verify_us":20,"accept_us":4.5,"backtrack_us":5}}
+]})";
+  const auto t = sm::parse_chrome_trace(text, "old.json");
+  ASSERT_EQ(t.events.size(), 2u);
+  const auto& a = std::get<sm::StepSummary>(t.events[0].payload);
+  EXPECT_EQ(a.accepted, 3);
+  EXPECT_EQ(a.step_us, 120.25);
+  EXPECT_EQ(a.draft_us, 0.0);
+  EXPECT_EQ(a.sim_us, 0.0);
+  const auto& b = std::get<sm::StepSummary>(t.events[1].payload);
+  EXPECT_EQ(b.draft_us, 20.5);
+  EXPECT_EQ(b.sim_us, 0.0);
+}
+
+// A DeviceOp with a missing or mistyped field is refused naming it.
+TEST(ChromeTraceReader, BadDeviceOpsErrorNamingTheField) {
+  const std::string head = R"({"metadata":{"format":"specmamba-trace","version":1},"traceEvents":[{"name":"DeviceOp","ph":"X","ts":1,"dur":1,"pid":2,"tid":1,"args":)";
+  auto error_for = [&](const std::string& args) {
+    return error_of([&] { sm::parse_chrome_trace(head + args + "}]}", "t.json"); });
+  };
+  const std::string good = R"({"step":0,"lane":"dma","unit":"in_proj","layer":0,"model":"target","step_sim_start_us":0,"sim_start_us":0,"sim_end_us":1,"active_us":1,"wall_us":5})";
+  EXPECT_EQ(error_for(good), "(no sm::Error thrown)");
+  std::string no_lane = good;
+  no_lane.erase(no_lane.find(R"("lane":"dma",)"), 13);
+  EXPECT_NE(error_for(no_lane).find("(DeviceOp) is missing 'lane'"), std::string::npos) << error_for(no_lane);
+  std::string bad_model = good;
+  bad_model.replace(bad_model.find("\"target\""), 8, "\"gpu\"");
+  EXPECT_NE(error_for(bad_model).find("'model' must be"), std::string::npos) << error_for(bad_model);
+  std::string no_wall = good;
+  no_wall.erase(no_wall.find(R"(,"wall_us":5)"), 12);
+  EXPECT_NE(error_for(no_wall).find("missing 'wall_us'"), std::string::npos) << error_for(no_wall);
 }
