@@ -103,6 +103,10 @@ struct GenerationSummary {
   std::shared_ptr<const RunRecord> record;
   QString device = QStringLiteral("cpu");  // what ran the quantized ops
   QString device_note;                     // why xrt was asked for and emu ran (else empty)
+  // Speculative runs on a device: the dataflow model's tokens per second for
+  // the same steps on the simulated accelerator, and what it modelled.
+  double sim_tokens_per_second = 0.0;
+  QString sim_device;
 };
 
 // "12.3 kB", "4.56 MB", ...

@@ -2,6 +2,7 @@
 // core/spec_decoder.h (via spec_emitter.h / tree_verifier.h) uses the names
 // `emit` and `slots`, which Qt defines as macros: include it before any Qt header.
 #include "accel/backends.h"
+#include "accel/dataflow/pipeline_trace.h"
 #include "core/spec/spec_decoder.h"
 
 #include "ui/generation_worker.h"
@@ -270,8 +271,23 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
           prev = t;
           pushToken(id, std::move(ev));
         };
+        // On a device the dataflow model times every step (the pipeline events
+        // join the record; the simulated tok/s goes into the summary).
+        std::unique_ptr<accel::PipelineTraceSink> pipeline;
+        if (model->device()) {
+          accel::PipelineTraceOptions so = accel::PipelineTraceOptions::defaults();
+          so.order = accel::parse_verify_order(verify_order_name(cfg.verify));
+          so.backtrack = accel::parse_backtrack(backtrack_policy_name(cfg.backtrack));
+          pipeline = std::make_unique<accel::PipelineTraceSink>(&sink, model->config(), draft->config(), so);
+        }
+        EventSink* events = pipeline ? static_cast<EventSink*>(pipeline.get()) : &sink;
         SpecGenerateResult sr =
-            spec_generate(*model, *draft, *tok, prompt, opt, cfg, &sink, on_spec_token, &cancel_);
+            spec_generate(*model, *draft, *tok, prompt, opt, cfg, events, on_spec_token, &cancel_);
+        if (pipeline) {
+          pipeline->flush();
+          s.sim_tokens_per_second = pipeline->totals().tokens_per_second();
+          s.sim_device = QString::fromStdString(pipeline->describe());
+        }
         r = std::move(sr.gen);
         const SpecStats& st = sr.spec;
         s.speculative = true;

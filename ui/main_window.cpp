@@ -501,6 +501,12 @@ void MainWindow::onFinished(const GenerationSummary& s) {
           .arg(s.prefill_seconds * 1e3, 0, 'f', 1)
           .arg(s.decode_tokens_per_second, 0, 'f', 1)
           .arg(s.device, s.stop_reason));
+  if (s.sim_tokens_per_second > 0) {
+    rate_label_->setText(tr("%1 tok/s · simulated %2 tok/s")
+                             .arg(s.decode_tokens_per_second, 0, 'f', 1)
+                             .arg(s.sim_tokens_per_second, 0, 'f', 1));
+    rate_label_->setToolTip(rate_label_->toolTip() + tr("\nsimulated accelerator: %1").arg(s.sim_device));
+  }
   if (!s.device_note.isEmpty()) banner_->showMessage(s.device_note, MessageBanner::Kind::Info);
   if (s.speculative)
     spec_label_->setToolTip(tr("Speculative decoding, tree %1: %2 target passes, %3 of %4 draft "

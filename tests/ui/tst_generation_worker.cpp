@@ -141,6 +141,8 @@ void TestGenerationWorker::quantizedModelOnEmuGivesTheCpuTokens() {
   const GenerationSummary spec = run(w, req, nullptr);
   QCOMPARE(spec.device, QStringLiteral("emu"));
   QCOMPARE(spec.ids, cpu.ids);
+  QVERIFY(spec.sim_tokens_per_second > 0);  // the dataflow model timed the steps
+  QVERIFY2(spec.sim_device.contains(QStringLiteral("vck190")), qPrintable(spec.sim_device));
   req.spec.enabled = false;
   req.device = QStringLiteral("xrt");
   const GenerationSummary xrt = run(w, req, nullptr);
