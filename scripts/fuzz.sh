@@ -16,12 +16,23 @@ bash scripts/install-deps.sh
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
   -DSPECMAMBA_SANITIZE=ON -DSPECMAMBA_FUZZ=ON -DSPECMAMBA_BENCH=OFF >/dev/null
 targets=(fuzz_safetensors fuzz_model_config fuzz_tokenizer_json fuzz_bpe_roundtrip fuzz_tree_shape
-         fuzz_chrome_trace fuzz_hdf5_trace)
+         fuzz_chrome_trace fuzz_hdf5_trace fuzz_quant_config fuzz_quantized_safetensors fuzz_dump_reader
+         fuzz_platform_json)
 [[ -n "$only" ]] && targets=("$only")
 B=build-asan
 mkdir -p $B
 cmake --build $B -j"$(nproc)" --target "${targets[@]}" specmamba >$B/build.log 2>&1 ||
   { tail -40 $B/build.log; exit 1; }
+
+# The shipped draft quantized by the CLI (w4a4): its metadata and safetensors seed the
+# quantization targets.
+quantized_draft() {
+  local q=$B/seed-models/mamba2-draft-w4a4
+  [[ -f "$q/model.safetensors" ]] || { rm -rf "$q"; mkdir -p "$B/seed-models"
+    SPECMAMBA_SIMD=scalar ASAN_OPTIONS=detect_leaks=0 "$B/app/specmamba" quantize data/models/mamba2-draft \
+      --preset w4a4 --out "$q" >/dev/null 2>&1 || true; }
+  echo "$q/model.safetensors"
+}
 
 # Seed corpora: the committed seeds plus what the project ships.
 seed() {
@@ -40,9 +51,23 @@ seed() {
     fuzz_chrome_trace)
       [[ -f "$dir/shipped.json" ]] || SPECMAMBA_SIMD=scalar ASAN_OPTIONS=detect_leaks=0 \
         "$B/app/specmamba" generate --tree 2,1 -n 6 --prompt "In the" --trace "$dir/shipped.json" >/dev/null 2>&1 || true ;;
+    fuzz_quant_config)  # the "quantization" metadata of the quantized draft
+      local q; q=$(quantized_draft)
+      [[ -f "$q" ]] && python3 -c 'import json, struct, sys
+b = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", b[:8])[0]
+sys.stdout.write(json.loads(b[8:8 + n])["__metadata__"]["quantization"])' "$q" >"$dir/shipped-draft-w4a4.json" || true ;;
+    fuzz_quantized_safetensors)  # its first 64 KiB (header + some data; -max_len keeps 8 KiB) beside the
+      local q; q=$(quantized_draft)  # committed complete tiny checkpoints (tests/fuzz/make_quantized_seeds.py)
+      [[ -f "$q" ]] && head -c 65536 "$q" >"$dir/shipped-draft-w4a4" || true ;;
+    fuzz_dump_reader) ;;  # structure-aware (HDF5 API calls, not file bytes): the committed seeds only
+    fuzz_platform_json)
+      for f in data/platforms/*.json; do cp "$f" "$dir/$(echo "$f" | tr / _)"; done ;;
   esac
 }
 
+# fuzz_quantized_safetensors, fuzz_dump_reader and fuzz_platform_json write each input to a
+# temporary file (the readers take paths): on tmpfs that costs ~70 us, on this disk ~1 ms.
+[[ -z "${TMPDIR:-}" && -d /dev/shm && -w /dev/shm ]] && export TMPDIR=/dev/shm
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 status=0

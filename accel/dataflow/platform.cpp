@@ -110,7 +110,7 @@ Platform Platform::load_file(const std::string& path) {
   json j;
   try {
     j = json::parse(ss.str());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e999
     fail(path, std::string("invalid JSON: ") + e.what());
   }
   return from_json(j, path);

@@ -133,6 +133,12 @@ struct DumpReader::Impl {
     if (!space.ok() || H5Sget_simple_extent_ndims(space.get()) != 1) fail(path, name + " is not one-dimensional");
     hsize_t n = 0;
     H5Sget_simple_extent_dims(space.get(), &n, nullptr);
+    // The writer stores every id; a dataset whose declared size is not all in
+    // the file (damaged, or written by something else) would have us allocate
+    // and read back fill values, up to 2^64 of them.
+    H5D_space_status_t status = H5D_SPACE_STATUS_ERROR;
+    if (n > 0 && (H5Dget_space_status(ds.get(), &status) < 0 || status != H5D_SPACE_STATUS_ALLOCATED))
+      h5fail(path, name + " declares " + std::to_string(n) + " values but the file does not store them all (damaged dump?)");
     std::vector<T> out(n);
     if (n > 0 && H5Dread(ds.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
       h5fail(path, "cannot read " + name);
