@@ -141,6 +141,17 @@ void QuantConfig::validate(const std::string& where) const {
   validate_lut(lut.exp, pot_ssm, where, "lut.exp");
   validate_lut(lut.softplus, pot_ssm, where, "lut.softplus");
   validate_lut(lut.silu, pot_ssm, where, "lut.silu");
+  if (calibration.method.empty()) {
+    if (!calibration.text.empty() || calibration.bytes != 0)
+      fail(where, "calibration.method: empty (plain rounding) but a text or byte count is given");
+  } else if (calibration.method != "gptq" && calibration.method != "gptq-act-aware") {
+    fail(where, "calibration.method: unknown method '" + calibration.method + "' (expected gptq or gptq-act-aware)");
+  } else {
+    if (calibration.bytes < 1)
+      fail(where, "calibration.bytes: must be at least 1, got " + std::to_string(calibration.bytes));
+    if (!linear_weights.quantized() && !lm_head_weights.quantized())
+      fail(where, "calibration: gptq needs quantized weights");
+  }
 }
 
 void QuantConfig::check_rotation_width(int64_t width, const std::string& where) const {
@@ -194,11 +205,14 @@ std::string QuantConfig::summary() const {
   s += ": weights " + tensor_summary(linear_weights) + ", head " + tensor_summary(lm_head_weights) +
        ", activations " + tensor_summary(linear_activations) + ", SSM ";
   s += pot_ssm ? "PoT " + tensor_summary(ssm) + ", LUT " + std::to_string(lut.exp) : "fp32";
+  if (!calibration.method.empty())
+    s += ", " + calibration.method + "-calibrated (" + calibration.text + ", " + std::to_string(calibration.bytes) +
+         " bytes)";
   return s;
 }
 
 json QuantConfig::to_json() const {
-  return {{"format", kFormat},
+  json j = {{"format", kFormat},
           {"version", kVersion},
           {"name", name},
           {"linear_weights", tensor_json(linear_weights)},
@@ -208,12 +222,20 @@ json QuantConfig::to_json() const {
           {"pot_ssm", pot_ssm},
           {"lut", {{"exp", lut.exp}, {"softplus", lut.softplus}, {"silu", lut.silu}}},
           {"rotation", rotation}};
+  if (!calibration.method.empty())
+    j["calibration"] = {{"method", calibration.method}, {"text", calibration.text}, {"bytes", calibration.bytes}};
+  return j;
 }
 
 QuantConfig QuantConfig::from_json(const json& j, const std::string& where) {
-  expect_keys(j, where, "",
-              {"format", "version", "name", "linear_weights", "lm_head_weights", "linear_activations", "ssm",
-               "pot_ssm", "lut", "rotation"});
+  if (j.is_object() && j.contains("calibration"))
+    expect_keys(j, where, "",
+                {"format", "version", "name", "linear_weights", "lm_head_weights", "linear_activations", "ssm",
+                 "pot_ssm", "lut", "rotation", "calibration"});
+  else
+    expect_keys(j, where, "",
+                {"format", "version", "name", "linear_weights", "lm_head_weights", "linear_activations", "ssm",
+                 "pot_ssm", "lut", "rotation"});
   const std::string format = get_string(j, "format", where, "");
   if (format != kFormat) fail(where, "format: '" + format + "' is not '" + kFormat + "'");
   const int version = get_int(j, "version", where, "");
@@ -231,6 +253,15 @@ QuantConfig QuantConfig::from_json(const json& j, const std::string& where) {
   expect_keys(l, where, "lut", {"exp", "softplus", "silu"});
   c.lut = {get_int(l, "exp", where, "lut"), get_int(l, "softplus", where, "lut"), get_int(l, "silu", where, "lut")};
   c.rotation = get_bool(j, "rotation", where, "");
+  if (j.contains("calibration")) {
+    const json& k = j.at("calibration");
+    expect_keys(k, where, "calibration", {"method", "text", "bytes"});
+    c.calibration.method = get_string(k, "method", where, "calibration");
+    if (c.calibration.method.empty())
+      fail(where, "calibration.method: empty (omit the calibration key for plain rounding)");
+    c.calibration.text = get_string(k, "text", where, "calibration");
+    c.calibration.bytes = get_int(k, "bytes", where, "calibration");
+  }
   c.validate(where);
   return c;
 }
@@ -241,7 +272,7 @@ QuantConfig QuantConfig::from_json_string(const std::string& text, const std::st
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e999
     fail(where, std::string("invalid JSON: ") + e.what());
   }
   return from_json(j, where);

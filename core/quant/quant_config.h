@@ -53,6 +53,17 @@ struct LutSizes {
   bool operator==(const LutSizes&) const = default;
 };
 
+// How the weights were rounded: plain rounding to nearest (method empty, the
+// default; the JSON then has no "calibration" key, as before it existed) or
+// GPTQ on a calibration text (core/quant/gptq.h). Informational: the loader
+// and the kernels read the codes and scales the same way either way.
+struct Calibration {
+  std::string method;  // "" (none), "gptq" or "gptq-act-aware" (quantize_model.h)
+  std::string text;    // file name of the calibration text (a label)
+  int bytes = 0;       // bytes of it used (>= 1 with gptq)
+  bool operator==(const Calibration&) const = default;
+};
+
 struct QuantConfig {
   static constexpr const char* kFormat = "specmamba-quant";
   static constexpr int kVersion = 1;
@@ -65,6 +76,7 @@ struct QuantConfig {
   bool pot_ssm = false;             // SSM in integers with power-of-two scales (multiplies then shifts)
   LutSizes lut;
   bool rotation = false;            // Hadamard rotation (residual folded offline, online before out_proj)
+  Calibration calibration;          // optional JSON key "calibration" (absent = plain rounding)
 
   // Throws sm::Error(where: "FIELD: problem") for the first invalid field.
   void validate(const std::string& where) const;
@@ -82,6 +94,8 @@ struct QuantConfig {
   nlohmann::json to_json() const;
   // Strict: format and version must match, every field must be present with
   // the right type, unknown keys are errors naming them; then validate().
+  // The one optional key is "calibration" (files written before it existed
+  // have none); when present it must be complete.
   static QuantConfig from_json(const nlohmann::json& j, const std::string& where);
   std::string to_json_string() const;  // compact, for safetensors metadata
   static QuantConfig from_json_string(const std::string& text, const std::string& where);

@@ -50,5 +50,38 @@ expect_rc "--out is required" 2 "out" "$BIN" quantize "$T" --preset w4a4
 expect_rc "--group on fp32" 2 "--group needs a quantized preset" "$BIN" quantize "$T" --preset fp32 --group 64 --out "$TMP/z"
 expect_rc "bad LUT size" 1 "lut.exp: 1000 is not a power of two" "$BIN" quantize "$T" --preset w4a4 --lut 1000 --out "$TMP/z"
 
+# Calibrated weights (GPTQ, --calibrate; the default for 4-bit presets, docs/quantization.md).
+CAL=$ROOT/data/kjv-calib.txt
+expect_ok "quantize --calibrate" "calibrated \(GPTQ\) 4 tensors" \
+  "$BIN" quantize "$D" --preset w4a4 --calibrate "$CAL" --calib-bytes 8192 --out "$TMP/dc"
+expect_ok "info loads the calibrated model" "quantization w4a4 \+ rotation.*gptq-act-aware-calibrated \(kjv-calib.txt" \
+  "$BIN" info "$TMP/dc"
+[[ $("$BIN" info "$TMP/dc" --json | json_get 'd["quantization"]["calibration"]["method"]') == gptq-act-aware ]] && ok ||
+  bad "info --json quantization.calibration"
+expect_ok "eval the calibrated model" "bits per byte" "$BIN" eval "$TMP/dc" --text "$TMP/held.txt"
+out=$("$BIN" quantize "$D" --preset w4a8 --no-rotation --calibrate "$CAL" --calib-bytes 4096 --json --out "$TMP/dc8")
+[[ $(json_get 'd["calibrated_tensors"]' <<<"$out") == 4 ]] && ok || bad "--calibrate --json calibrated_tensors: $out"
+[[ $(json_get 'd["quantization"]["calibration"]["method"]' <<<"$out") == gptq ]] && ok || bad "w4a8 calibrates with plain gptq: $out"
+[[ $(json_get 'd["quantization"]["calibration"]["bytes"] <= 4096' <<<"$out") == True ]] && ok || bad "--calib-bytes: $out"
+out=$("$BIN" quantize "$D" --preset w4a4 --json --out "$TMP/ddef")
+[[ $(json_get 'd["calib_text"].endswith("kjv-calib.txt") and d["calibrated_tensors"] == 4' <<<"$out") == True ]] && ok ||
+  bad "4-bit presets calibrate on data/kjv-calib.txt by default: $out"
+out=$("$BIN" quantize "$D" --preset w4a4 --no-calibrate --json --out "$TMP/dplain")
+[[ $(json_get '"calibration" not in d["quantization"] and d["calibrated_tensors"] == 0' <<<"$out") == True ]] && ok ||
+  bad "--no-calibrate: plain rounding, no calibration key: $out"
+out=$("$BIN" quantize "$D" --preset w8a8 --json --out "$TMP/d8")
+[[ $(json_get '"calibration" not in d["quantization"]' <<<"$out") == True ]] && ok || bad "w8a8 is not calibrated by default: $out"
+expect_rc "--calibrate a missing file" 1 "$TMP/no-such-calib.txt" \
+  "$BIN" quantize "$D" --preset w4a4 --calibrate "$TMP/no-such-calib.txt" --out "$TMP/z"
+[[ ! -e "$TMP/z" ]] && ok || bad "a failed calibrated quantize left $TMP/z"
+: >"$TMP/empty.txt"
+expect_rc "--calibrate an empty file" 1 "$TMP/empty.txt: the calibration text is empty" \
+  "$BIN" quantize "$D" --preset w4a4 --calibrate "$TMP/empty.txt" --out "$TMP/z"
+expect_rc "--calibrate with --no-calibrate" 2 "exclude each other" \
+  "$BIN" quantize "$D" --preset w4a4 --calibrate "$CAL" --no-calibrate --out "$TMP/z"
+expect_rc "--calibrate on fp32" 2 "--calibrate needs a quantized preset" \
+  "$BIN" quantize "$D" --preset fp32 --calibrate "$CAL" --out "$TMP/z"
+ls "$TMP" | grep -q -- '\.calib-\|\.partial-' && bad "scratch directories left in $TMP" || ok
+
 echo "$pass passed, $fail failed"
 [[ $fail -eq 0 ]]

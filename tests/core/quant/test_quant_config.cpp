@@ -285,6 +285,10 @@ TEST(QuantConfig, JsonRejectsWrongFormatVersionTypesAndValues) {
   EXPECT_ERROR_HAS(QuantConfig::from_json(j, "f"), "lut.silu: 3000");
   EXPECT_ERROR_HAS(QuantConfig::from_json(json::array(), "f"), "f: the quantization config: expected a JSON object");
   EXPECT_ERROR_HAS(QuantConfig::from_json_string("{\"format\":", "meta"), "meta: invalid JSON");
+  // Same catch as the platform file's (fuzz_platform_json finding, regression-number-overflow):
+  // a number beyond double is nlohmann's out_of_range, not parse_error; the seed
+  // tests/fuzz/corpus/fuzz_quant_config/regression-number-overflow holds one.
+  EXPECT_ERROR_HAS(QuantConfig::from_json_string("{\"format\": 1e999}", "meta"), "meta: invalid JSON");
 }
 
 }  // namespace
