@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # Sets up, builds and runs every test (GoogleTest, Qt Test offscreen, CLI).
 #   scripts/test.sh              Release build in build/
-#   scripts/test.sh --sanitize   clang ASan + UBSan build in build-asan/ (leak checking on; any
-#                                finding fails), the same test suite, GUI tests included; the
-#                                same build holds the libFuzzer targets (scripts/fuzz.sh)
+#   scripts/test.sh --sanitize   GCC ASan + UBSan build in build-asan/ (leak checking on; any
+#                                finding fails), the same test suite, GUI tests included
+#                                (the libFuzzer targets build with clang: scripts/fuzz.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}
@@ -15,8 +15,12 @@ case "$mode" in
     cd build && ctest --output-on-failure -j"$(nproc)"
     ;;
   --sanitize)
-    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ \
-      -DSPECMAMBA_SANITIZE=ON -DSPECMAMBA_FUZZ=ON -DSPECMAMBA_BENCH=OFF >/dev/null
+    # GCC: it instruments the SIMD kernels about 3x faster than clang 14
+    # (pot_scan.cpp at -O1: 112 s against 388 s), and CI builds everything here.
+    # A build-asan/ from before (clang, with the fuzz targets) cannot switch compilers in place.
+    if grep -q '^CMAKE_CXX_COMPILER:.*clang' build-asan/CMakeCache.txt 2>/dev/null; then rm -rf build-asan; fi
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ \
+      -DSPECMAMBA_SANITIZE=ON -DSPECMAMBA_FUZZ=OFF -DSPECMAMBA_BENCH=OFF >/dev/null
     cmake --build build-asan -j"$(nproc)"
     export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
