@@ -91,8 +91,8 @@ void BM_Ssm(benchmark::State& st, SsmShape s, Impl impl) {
   std::normal_distribution<float> n(0.0f, 1.0f);
   std::uniform_real_distribution<float> u(0.0f, 1.0f);
   const int64_t stride = s.H * s.P + 2 * s.N;
-  std::vector<float> xbc(size_t(stride)), dt(size_t(s.H)), A, D, db, S(size_t(s.H * s.P * s.N), 0.0f),
-      y(size_t(s.H * s.P));
+  std::vector<float> xbc(static_cast<size_t>(stride)), dt(static_cast<size_t>(s.H)), A, D, db,
+      S(static_cast<size_t>(s.H * s.P * s.N), 0.0f), y(static_cast<size_t>(s.H * s.P));
   for (float& v : xbc) v = n(g);
   for (float& v : dt) v = 0.5f * n(g);
   for (int64_t h = 0; h < s.H; ++h) {
