@@ -203,6 +203,10 @@ struct LutRom {
 // at 0, entries and slopes small enough that the interpolation product fits
 // int64 (kBadShape / kBadCode otherwise). Defined in ssm_pot.cpp.
 int32_t load_lut(const int64_t* entries, const int64_t* cfg, bool is_exp, LutRom& rom);
+// What both SSM kernels do before their first step: A <= 0 for heads
+// [h0, h1) (kBadCode), then the softplus and exp ROMs (load_lut).
+int32_t load_layer(const int32_t* params, int32_t h0, int32_t h1, const int64_t* lut_sp, const int64_t* lut_exp,
+                   const int64_t* lut_cfg, LutRom& rom_sp, LutRom& rom_exp);
 
 // f(v * 2^-16) * 2^24 (lut.h): left of the range 0; softplus right of it the
 // identity v << 8; exp of v > 0 sets *bad.

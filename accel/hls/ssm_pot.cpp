@@ -74,6 +74,18 @@ lut_load:
   return kOk;
 }
 
+int32_t load_layer(const int32_t* params, int32_t h0, int32_t h1, const int64_t* lut_sp, const int64_t* lut_exp,
+                   const int64_t* lut_cfg, LutRom& rom_sp, LutRom& rom_exp) {
+check_params:
+  for (int32_t hd = h0; hd < h1; ++hd) {
+#pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT max = 256
+    if (params[hd] > 0) return kBadCode;  // A = -exp(A_log) <= 0
+  }
+  const int32_t st = load_lut(lut_sp, lut_cfg, false, rom_sp);
+  return st == kOk ? load_lut(lut_exp, lut_cfg + 4, true, rom_exp) : st;
+}
+
 // ------------------------------------------------------------ stages
 
 // Stage 1: burst-read x, B, C and dt of the token as IEEE bits.
@@ -515,20 +527,10 @@ extern "C" void sm_ssm_pot(const float* xbc, const float* dt_raw, const int32_t*
     put_status(status, st);
     return;
   }
-check_params:
-  for (int32_t hd = h0; hd < h1; ++hd) {
-#pragma HLS PIPELINE II = 1
-#pragma HLS LOOP_TRIPCOUNT max = 256
-    if (params[hd] > 0) {  // A = -exp(A_log) <= 0
-      put_status(status, kBadCode);
-      return;
-    }
-  }
   LutRom rom_sp, rom_exp;
 #pragma HLS BIND_STORAGE variable = rom_sp type = rom_2p impl = bram
 #pragma HLS BIND_STORAGE variable = rom_exp type = rom_2p impl = bram
-  st = load_lut(lut_sp, lut_cfg, false, rom_sp);
-  if (st == kOk) st = load_lut(lut_exp, lut_cfg + 4, true, rom_exp);
+  st = load_layer(params, h0, h1, lut_sp, lut_exp, lut_cfg, rom_sp, rom_exp);
   if (st != kOk) {
     put_status(status, st);
     return;

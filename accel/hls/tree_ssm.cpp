@@ -170,20 +170,10 @@ extern "C" void sm_tree_ssm(const float* xbc, const float* dt_raw, const int32_t
     put_status(status, st);
     return;
   }
-tree_check_params:
-  for (int32_t hd = 0; hd < H; ++hd) {
-#pragma HLS PIPELINE II = 1
-#pragma HLS LOOP_TRIPCOUNT max = 256
-    if (params[hd] > 0) {
-      put_status(status, kBadCode);
-      return;
-    }
-  }
   LutRom rom_sp, rom_exp;
 #pragma HLS BIND_STORAGE variable = rom_sp type = rom_2p impl = bram
 #pragma HLS BIND_STORAGE variable = rom_exp type = rom_2p impl = bram
-  st = load_lut(lut_sp, lut_cfg, false, rom_sp);
-  if (st == kOk) st = load_lut(lut_exp, lut_cfg + 4, true, rom_exp);
+  st = load_layer(params, 0, H, lut_sp, lut_exp, lut_cfg, rom_sp, rom_exp);
   if (st != kOk) {
     put_status(status, st);
     return;
