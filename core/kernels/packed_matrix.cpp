@@ -7,6 +7,7 @@
 #include <new>
 
 #include "core/kernels/thread_pool.h"
+#include "core/kernels/weight_memory.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/kernels/packed_matrix.cpp"
@@ -160,15 +161,14 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace sm {
 
-void PackedMatrix::Free::operator()(float* p) const { std::free(p); }
+void PackedMatrix::Free::operator()(float* p) const { weight_free(p); }
 
 PackedMatrix PackedMatrix::pack(const float* W, int64_t out, int64_t in) {
   PackedMatrix m;
   m.out_ = out;
   m.in_ = in;
   const size_t n = static_cast<size_t>(m.blocks() * in * kPackLanes);
-  float* p = static_cast<float*>(std::aligned_alloc(64, std::max<size_t>(64, (n * sizeof(float) + 63) / 64 * 64)));
-  if (!p) throw std::bad_alloc();
+  float* p = static_cast<float*>(weight_alloc(n * sizeof(float)));
   m.data_.reset(p);
   for (int64_t b = 0; b < m.blocks(); ++b) {
     float* dst = p + b * in * kPackLanes;

@@ -22,6 +22,7 @@
 
 #include "core/io/error.h"
 #include "core/kernels/thread_pool.h"
+#include "core/kernels/weight_memory.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "core/quant/qlinear.cpp"
@@ -400,7 +401,7 @@ void qlinear_impl(const QuantizedActivations& x, const PackedQMatrix& w, const f
 
 // ------------------------------------------------------------ PackedQMatrix
 
-void PackedQMatrix::Free::operator()(uint8_t* p) const { std::free(p); }
+void PackedQMatrix::Free::operator()(uint8_t* p) const { weight_free(p); }
 
 PackedQMatrix::PackedQMatrix() = default;
 PackedQMatrix::~PackedQMatrix() = default;
@@ -445,8 +446,7 @@ PackedQMatrix PackedQMatrix::pack(const QuantizedMatrix& w) {
   L.group_bytes = kQTileRows * w.group * w.bits / 8;
   L.tile_bytes = (ng + 1) / 2 * 64 + ng * L.group_bytes;
   const size_t total = static_cast<size_t>(L.tiles * L.tile_bytes);
-  auto* p = static_cast<uint8_t*>(std::aligned_alloc(64, total));
-  if (!p) throw std::bad_alloc();
+  auto* p = static_cast<uint8_t*>(weight_alloc(total));
   std::memset(p, 0, total);
   m.data_.reset(p);
   L.data = p;
