@@ -50,6 +50,28 @@ struct SpecRequest {
   bool fifo_events = true;  // record FifoPush / FifoPop per layer and tile (the FIFO view)
 };
 
+// Quantization of a run (the tuner): the worker quantizes the fp32 target and
+// draft with core's quantize_model into a cache directory (reused while the
+// source and the config stay the same) and runs those instead.
+struct QuantRequest {
+  bool enabled = false;  // false: the models run as loaded
+  QString config_json;   // quant::QuantConfig::to_json_string()
+  // The weight group of each model from quant::default_weight_group (the
+  // largest that divides its widths) instead of config_json's.
+  bool auto_group = false;
+};
+
+// The accelerator the dataflow model times the run on (the tuner's platform
+// and design parameters). Runs on a device are always timed; cpu runs when
+// `simulate` is set.
+struct AccelRequest {
+  bool simulate = false;
+  QString platform;        // name (data/platforms) or .json path; empty: vck190
+  // 0: accel::default_design(platform)'s value.
+  int tile_rows = 0, tile_cols = 0, ssm_par = 0;
+  double clock_mhz = 0;
+};
+
 struct GenerationRequest {
   QString prompt;  // text; the worker tokenizes it with the model's tokenizer
   int max_tokens = 64;
@@ -59,6 +81,12 @@ struct GenerationRequest {
   // Where the quantized ops run (accel::open_device): cpu, emu or xrt (an FPGA
   // board; without one the run falls back to emu and says why).
   QString device = QStringLiteral("cpu");
+  QuantRequest quant;
+  AccelRequest accel;
+  // Bits per byte of the run's target on this held-out text (core's
+  // evaluator, after the generation); empty: not measured.
+  QString heldout_path;
+  qint64 heldout_bytes = 0;  // first bytes of it to use; 0: all
 };
 
 // One generated token as it streams in.
@@ -107,6 +135,12 @@ struct GenerationSummary {
   // the same steps on the simulated accelerator, and what it modelled.
   double sim_tokens_per_second = 0.0;
   QString sim_device;
+  // Tuner runs: the quantization that ran, bits per byte on the held-out
+  // text (< 0: not measured) and the simulated design's energy and fit.
+  QString quantization;
+  double bpb = -1.0;
+  double energy_per_token_mj = 0.0;
+  QString fit_problem;  // check_fit's message; empty: fits (or not modelled)
 };
 
 // "12.3 kB", "4.56 MB", ...

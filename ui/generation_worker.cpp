@@ -3,15 +3,22 @@
 // `emit` and `slots`, which Qt defines as macros: include it before any Qt header.
 #include "accel/backends.h"
 #include "accel/dataflow/pipeline_trace.h"
+#include "core/model/evaluator.h"
+#include "core/quant/quant_config.h"
 #include "core/spec/spec_decoder.h"
+#include "ui/models/design_fit.h"
+#include "ui/workers/draft_proposals.h"
+#include "ui/workers/quant_cache.h"
 
 #include "ui/generation_worker.h"
 
 #include <QFile>
+#include <QFileInfo>
 #include <QRegularExpression>
 
 #include <algorithm>
 #include <exception>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,7 +40,7 @@ namespace {
 // figures (the run list's baseline) in the same metadata keys as a trace.
 RunRecord plain_run_record(const GenerationRequest& req, const QString& model_path,
                            const GenerateResult& r, const std::vector<int32_t>& prompt,
-                           std::shared_ptr<const Tokenizer> tok, int threads) {
+                           std::shared_ptr<const Tokenizer> tok, int threads, const TraceMetadata& extra) {
   TraceMetadata m = {{"target", model_path.toStdString()},
                      {"threads", std::to_string(threads)},
                      {"prompt", req.prompt.toStdString()},
@@ -48,6 +55,7 @@ RunRecord plain_run_record(const GenerationRequest& req, const QString& model_pa
                      {"prefill_us", std::to_string(r.stats.prefill_seconds * 1e6)},
                      {"decode_seconds", std::to_string(r.stats.decode_seconds)},
                      {"stop_reason", r.stats.stop_reason}};
+  m.insert(m.end(), extra.begin(), extra.end());
   return build_run_record({}, std::move(m), std::move(tok));
 }
 
@@ -94,6 +102,10 @@ QString checkRequest(const GenerationRequest& request) {
       if (request.spec.draft_path.trimmed().isEmpty())
         return QStringLiteral("no draft model: choose a draft model directory or turn speculative decoding off");
     }
+    if (request.quant.enabled)
+      (void)quant::QuantConfig::from_json_string(request.quant.config_json.toStdString(), "Quantization");
+    if (!request.heldout_path.isEmpty() && !QFileInfo(request.heldout_path).isFile())
+      return QStringLiteral("Held-out text: %1 is not a file").arg(request.heldout_path);
   } catch (const std::exception& e) {
     return guiMessage(QString::fromUtf8(e.what()));
   }
@@ -131,6 +143,44 @@ namespace {
 accel::OpenedDevice open_run_device(const QString& name) {
   if (name.isEmpty() || name == QStringLiteral("cpu")) return {nullptr, "cpu", ""};
   return accel::open_device({name.toStdString(), qEnvironmentVariable("SPECMAMBA_XCLBIN").toStdString(), 0});
+}
+
+// The held-out text's first `max_bytes` bytes (0: all), cut back to a line end.
+std::string read_heldout(const QString& path, qint64 max_bytes) {
+  QFile f(path);
+  if (!f.open(QIODevice::ReadOnly)) fail(QFile::encodeName(path).toStdString(), "cannot open the held-out text");
+  QByteArray b = max_bytes > 0 ? f.read(max_bytes) : f.readAll();
+  if (max_bytes > 0 && b.size() == max_bytes) {
+    const qsizetype nl = b.lastIndexOf('\n');
+    if (nl > 0) b.truncate(nl + 1);
+  }
+  if (b.isEmpty()) fail(QFile::encodeName(path).toStdString(), "the held-out text is empty");
+  return b.toStdString();
+}
+
+// A tree as widths per depth for the dataflow model: exact for width trees,
+// rounded up for explicit path lists.
+accel::TreeShape accel_tree(const TreeShape& t) {
+  accel::TreeShape a;
+  const std::vector<int32_t> levels = t.level_sizes();
+  for (size_t d = 1; d < levels.size(); ++d)
+    a.widths.push_back(int((levels[d] + levels[d - 1] - 1) / levels[d - 1]));
+  return a;
+}
+
+// The per-token acceptance rate at which the dataflow model's chain formula
+// gives the measured mean accepted tokens on this tree (bisection; it grows
+// monotonically with the rate).
+accel::Acceptance acceptance_for(const accel::TreeShape& t, double mean_accepted) {
+  accel::Acceptance a;
+  a.source = "measured mean accepted";
+  double lo = 0, hi = 1;
+  for (int i = 0; i < 60; ++i) {
+    a.rate = (lo + hi) / 2;
+    (a.expected_accepted(t) < mean_accepted ? lo : hi) = a.rate;
+  }
+  a.rate = (lo + hi) / 2;
+  return a;
 }
 
 }  // namespace
@@ -191,7 +241,7 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
   // The draft is reused while its path (and the thread count) stays the same.
   std::shared_ptr<MambaModel> draft;
   if (spec && draft_ && draft_path_ == request.spec.draft_path &&
-      draft_->threads() == model_->threads())
+      draft_->threads() == model_->threads() && !request.quant.enabled)
     draft = draft_;
   start(Job::Generate, [this, id, spec, draft, model = model_, tok = tokenizer_, request,
                         model_path = info_.path]() mutable {
@@ -203,13 +253,56 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
       const accel::OpenedDevice dev = open_run_device(request.device);
       s.device = QString::fromStdString(dev.backend);
       s.device_note = QString::fromStdString(dev.fallback);
-      if (dev.device) {
-        auto bound = std::shared_ptr<MambaModel>(MambaModel::load(QFile::encodeName(model_path).toStdString()));
+      // Tuner runs with a quantization: quantized copies from the cache
+      // (made first when missing) replace the loaded fp32 models.
+      QString target_dir = model_path, draft_dir = request.spec.draft_path;
+      std::optional<quant::QuantConfig> qcfg;
+      if (request.quant.enabled) {
+        if (spec) (void)spec_config(request.spec);  // a bad tree fails before minutes of quantizing
+        const int stages = spec ? 2 : 1;
+        postProgress(id, tr("Quantizing the target"), 0, stages);
+        const std::string tcfg =
+            config_for_model(request.quant.config_json.toStdString(), request.quant.auto_group,
+                             QFile::encodeName(model_path).toStdString());
+        const QuantizedModel qt = ensure_quantized(model_path, tcfg);
+        target_dir = qt.dir;
+        qcfg = quant::QuantConfig::from_json_string(tcfg, "quantization");
+        s.quantization = QString::fromStdString(qt.summary);
+        if (cancel_) fail("", "cancelled while quantizing");
+        if (spec) {
+          postProgress(id, tr("Quantizing the draft"), 1, stages);
+          const std::string dcfg = config_for_model(request.quant.config_json.toStdString(), request.quant.auto_group,
+                                                    QFile::encodeName(draft_dir).toStdString());
+          draft_dir = ensure_quantized(draft_dir, dcfg).dir;
+          if (cancel_) fail("", "cancelled while quantizing");
+        }
+        postProgress(id, tr("Quantized"), stages, stages);
+        draft.reset();
+      }
+      if (dev.device || request.quant.enabled) {
+        auto bound = std::shared_ptr<MambaModel>(MambaModel::load(QFile::encodeName(target_dir).toStdString()));
         bound->set_threads(model->threads());
-        bound->use_device(dev.device);
+        if (dev.device) bound->use_device(dev.device);
         model = std::move(bound);
         draft.reset();
       }
+      if (s.quantization.isEmpty()) s.quantization = QString::fromStdString(model->weights().quant.summary());
+      TraceMetadata extra = {{"device", s.device.toStdString()},
+                             {"quantization", s.quantization.toStdString()}};
+      // Bits per byte of the run's target on the held-out text, after the
+      // generation so it does not disturb the measured rate.
+      auto measure_bpb = [&] {
+        if (request.heldout_path.isEmpty()) return;
+        const std::string text = read_heldout(request.heldout_path, request.heldout_bytes);
+        const EvalResult ev = sm::evaluate(
+            *model, *tok, text, 512,
+            [&](int64_t done, int64_t all) { postProgress(id, tr("Bits per byte"), done, all); }, &cancel_);
+        if (ev.cancelled) return;
+        s.bpb = ev.bpb;
+        extra.push_back({"bpb", std::to_string(ev.bpb)});
+        extra.push_back({"bpb_text", QFileInfo(request.heldout_path).fileName().toStdString() + " (" +
+                                         std::to_string(ev.bytes + 1) + " bytes)"});
+      };
       const QByteArray utf8 = request.prompt.toUtf8();
       const std::vector<int32_t> prompt = tok->encode(std::string_view(utf8.data(), utf8.size()));
       GenerateOptions opt;
@@ -237,8 +330,9 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
       std::shared_ptr<RunRecord> record;
       if (!spec) {
         r = sm::generate(*model, *tok, prompt, opt, on_token, &cancel_);
+        if (!r.stats.cancelled) measure_bpb();
         record = std::make_shared<RunRecord>(
-            plain_run_record(request, model_path, r, prompt, tok, model->threads()));
+            plain_run_record(request, model_path, r, prompt, tok, model->threads(), extra));
       } else {
         // Configuration first: a bad shape fails before any draft is loaded.
         const SpecConfig cfg = spec_config(request.spec);
@@ -247,7 +341,7 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
         if (!draft) {
           if (request.spec.draft_path.trimmed().isEmpty())
             fail("", "no draft model: choose a draft model directory or turn speculative decoding off");
-          draft = MambaModel::load(QFile::encodeName(request.spec.draft_path).toStdString());
+          draft = MambaModel::load(QFile::encodeName(draft_dir).toStdString());
           draft->set_threads(model->threads());
           if (model->device()) draft->use_device(model->weights().device);  // the target's device
         }
@@ -274,8 +368,11 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
         // On a device the dataflow model times every step (the pipeline events
         // join the record; the simulated tok/s goes into the summary).
         std::unique_ptr<accel::PipelineTraceSink> pipeline;
-        if (model->device()) {
-          accel::PipelineTraceOptions so = accel::PipelineTraceOptions::defaults();
+        if (model->device() || request.accel.simulate) {
+          accel::PipelineTraceOptions so = accel::PipelineTraceOptions::defaults(
+              request.accel.platform.isEmpty() ? std::string(accel::kDefaultSimPlatform)
+                                               : request.accel.platform.toStdString());
+          so.design = design_for(request.accel, so.platform, qcfg ? &*qcfg : nullptr);
           so.order = accel::parse_verify_order(verify_order_name(cfg.verify));
           so.backtrack = accel::parse_backtrack(backtrack_policy_name(cfg.backtrack));
           pipeline = std::make_unique<accel::PipelineTraceSink>(&sink, model->config(), draft->config(), so);
@@ -287,6 +384,34 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
           pipeline->flush();
           s.sim_tokens_per_second = pipeline->totals().tokens_per_second();
           s.sim_device = QString::fromStdString(pipeline->describe());
+          // Resources of the design and energy per token: the dataflow
+          // model's power for this tree at the measured acceptance, over the
+          // simulated time per token.
+          const accel::PipelineTraceOptions& so = pipeline->options();
+          const accel::Resources res = accel::estimate_resources(model->config(), so.design);
+          extra.push_back({"design", design_text(so.design).toStdString()});
+          extra.push_back({"resources_dsp", std::to_string(res.dsp)});
+          extra.push_back({"resources_lut", std::to_string(res.lut)});
+          extra.push_back({"resources_bram", std::to_string(res.bram)});
+          extra.push_back({"resources_uram", std::to_string(res.uram)});
+          try {
+            accel::check_fit(res, so.platform);
+          } catch (const std::exception& e) {
+            s.fit_problem = QString::fromUtf8(e.what());
+            extra.push_back({"fit_problem", e.what()});
+          }
+          if (s.fit_problem.isEmpty() && s.sim_tokens_per_second > 0) {
+            const accel::TreeShape at = accel_tree(cfg.tree);
+            // The reordering granularity is per model (the trace sink clamps it the same way).
+            accel::Design dd = so.design;
+            for (const ModelConfig* m : {&model->config(), &draft->config()})
+              if (m->arch == Arch::Mamba2 && m->n_heads > 0) dd.head_groups = std::min(dd.head_groups, m->n_heads);
+            const accel::SpecResult sim =
+                accel::simulate_speculative(model->config(), draft->config(), dd, so.platform, at,
+                                            acceptance_for(at, sr.spec.mean_accepted()), so.order, so.backtrack);
+            s.energy_per_token_mj = sim.power_w / s.sim_tokens_per_second * 1e3;
+            extra.push_back({"energy_per_token_mj", std::to_string(s.energy_per_token_mj)});
+          }
         }
         r = std::move(sr.gen);
         const SpecStats& st = sr.spec;
@@ -297,6 +422,12 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
         s.drafted = st.drafted;
         s.mean_accepted = st.mean_accepted();
         s.tokens_per_pass = st.tokens_per_pass();
+        if (!r.stats.cancelled) {
+          measure_bpb();
+          // The draft's proposals along the output, for exact what-if re-scoring.
+          extra.push_back({"draft_topk", format_proposals(draft_proposals(*draft, prompt, r.ids, cfg.tree.max_width()))});
+        }
+        for (const auto& [k, v] : extra) sink.add_metadata(k, v);
         // Built here, off the GUI thread: a long run has millions of events.
         record = std::make_shared<RunRecord>(build_run_record(sink.snapshot(), sink.metadata(), tok));
       }
@@ -316,10 +447,10 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
     }
     QMetaObject::invokeMethod(
         this,
-        [this, id, s, error, spec, draft, draft_path = request.spec.draft_path] {
+        [this, id, s, error, spec, draft, draft_path = request.spec.draft_path, quantized = request.quant.enabled] {
           if (id != job_id_) return;
           finishJob(id);
-          if (spec && draft && !draft->device()) {  // keep the loaded CPU draft for the next run
+          if (spec && draft && !draft->device() && !quantized) {  // keep the loaded CPU draft for the next run
             draft_ = draft;
             draft_path_ = draft_path;
           }
@@ -332,6 +463,15 @@ bool GenerationWorker::generate(const GenerationRequest& request) {
   });
   emit generationStarted();
   return true;
+}
+
+void GenerationWorker::postProgress(uint64_t id, const QString& stage, qint64 done, qint64 total) {
+  QMetaObject::invokeMethod(
+      this,
+      [this, id, stage, done, total] {
+        if (id == job_id_) emit progressChanged(stage, done, total);
+      },
+      Qt::QueuedConnection);
 }
 
 void GenerationWorker::pushToken(uint64_t id, TokenEvent ev) {

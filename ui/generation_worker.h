@@ -78,6 +78,10 @@ class GenerationWorker : public QObject {
   void generationFinished(const sm::ui::GenerationSummary& summary);
   // A load or a generation failed; the message is sm::Error's, as is.
   void errorOccurred(const QString& message);
+  // Work of a tuner run besides decoding: "Quantizing the target" (0 of 2),
+  // "Bits per byte" (tokens done of total), ... stop() cancels it too
+  // (quantizing a model finishes first; the evaluation stops at a chunk).
+  void progressChanged(const QString& stage, qint64 done, qint64 total);
 
  private:
   void start(Job job, std::function<void()> body);
@@ -86,6 +90,7 @@ class GenerationWorker : public QObject {
   void drainTokens();
   void joinThread();
   void pushToken(uint64_t id, TokenEvent ev);  // worker thread
+  void postProgress(uint64_t id, const QString& stage, qint64 done, qint64 total);  // worker thread
 
   Job job_ = Job::None;
   uint64_t job_id_ = 0;

@@ -46,6 +46,7 @@
 #include "ui/workers/race_worker.h"
 #include "ui/views/timeline_view.h"
 #include "ui/views/token_tree_view.h"
+#include "ui/views/tuner_view.h"
 
 namespace sm::ui {
 
@@ -137,6 +138,8 @@ void MainWindow::setupViews() {
   backtrack_view_ = new BacktrackingView(this);
   timeline_view_ = new TimelineView(this);
   race_view_ = new RaceView(this);
+  tuner_ = new TunerView(this);
+  tuner_->setRunList(runs_);
 
   run_table_ = new QTableView(this);
   run_table_->setObjectName(QStringLiteral("runTable"));
@@ -192,9 +195,11 @@ void MainWindow::setupViews() {
   latency_dock_ = addView(QStringLiteral("latencyDock"), tr("Tokens per step"), chart_, Qt::BottomDockWidgetArea);
   QDockWidget* list = addView(QStringLiteral("runsDock"), tr("Runs"), runs_box, Qt::BottomDockWidgetArea);
   QDockWidget* race = addView(QStringLiteral("raceDock"), tr("Demo race"), race_view_, Qt::RightDockWidgetArea);
+  QDockWidget* tuner = addView(QStringLiteral("tunerDock"), tr("Tuner"), tuner_, Qt::RightDockWidgetArea);
   tabifyDockWidget(tree, fifo);
   tabifyDockWidget(fifo, back);
   tabifyDockWidget(back, race);
+  tabifyDockWidget(race, tuner);
   tree->raise();
   tabifyDockWidget(latency_dock_, timeline);
   tabifyDockWidget(timeline, list);
@@ -217,6 +222,11 @@ void MainWindow::setupViews() {
   connect(timeline_view_, &TimelineView::stepSelected, this, &MainWindow::selectStep);
   connect(chart_, &LatencyChart::stepClicked, this, &MainWindow::selectStep);
   connect(panel_->output(), &TokenStreamView::stepClicked, this, &MainWindow::selectStep);
+
+  connect(tuner_, &TunerView::applyRequested, this, &MainWindow::applyTuner);
+  connect(tuner_, &TunerView::cancelRequested, this, &MainWindow::stopGeneration);
+  connect(worker_, &GenerationWorker::progressChanged, tuner_, &TunerView::setProgress);
+  connect(this, &MainWindow::currentRunChanged, tuner_, [this] { tuner_->setRun(current_run_); });
 }
 
 void MainWindow::setupMenus() {
@@ -324,6 +334,7 @@ void MainWindow::updateEnabled() {
   stop_action_->setEnabled(generating);
   model_bar_->setLoadEnabled(!busy);
   panel_->spec()->setEnabled(!busy);
+  tuner_->setBusy(busy);
   open_action_->setEnabled(!busy);
   recent_menu_->setEnabled(!busy);
 }
@@ -363,23 +374,42 @@ void MainWindow::onModelLoaded(const ModelInfo& info) {
   setWindowTitle(tr("SpecMamba Studio — %1").arg(QFileInfo(info.path).fileName()));
   statusBar()->showMessage(tr("Loaded %1").arg(QDir::toNativeSeparators(info.path)), 5000);
   addRecentModel(info.path);
+  tuner_->setModels(info.path, panel_->spec()->draftPath());
   setState(State::Idle);
   emit modelLoadFinished(true);
 }
 
-bool MainWindow::startGeneration() {
-  if (worker_->isBusy()) return false;
-  if (!worker_->hasModel()) {
-    showError(tr("No model is loaded: choose a model directory and press Load."));
-    emit runFinished(false);
-    return false;
-  }
+GenerationRequest MainWindow::currentRequest() const {
   GenerationRequest req;
   req.prompt = panel_->prompt();
   req.max_tokens = panel_->sampling()->maxTokens();
   req.sampling = panel_->sampling()->params();
   req.spec = panel_->spec()->request();
   req.device = model_bar_->device();
+  return req;
+}
+
+bool MainWindow::startGeneration() { return startGenerationWith(currentRequest()); }
+
+bool MainWindow::applyTuner() {
+  if (worker_->isBusy()) return false;
+  GenerationRequest req = currentRequest();
+  QString problem;
+  if (!tuner_->fillRequest(req, &problem)) {
+    showError(problem);
+    emit runFinished(false);
+    return false;
+  }
+  return startGenerationWith(req);
+}
+
+bool MainWindow::startGenerationWith(const GenerationRequest& req) {
+  if (worker_->isBusy()) return false;
+  if (!worker_->hasModel()) {
+    showError(tr("No model is loaded: choose a model directory and press Load."));
+    emit runFinished(false);
+    return false;
+  }
   // A bad setting is reported before anything is cleared: the last results stay.
   if (const QString problem = checkRequest(req); !problem.isEmpty()) {
     showError(problem);

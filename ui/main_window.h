@@ -30,6 +30,8 @@ class RaceView;
 class RunListModel;
 class TimelineView;
 class TokenTreeView;
+class TunerView;
+struct GenerationRequest;
 struct GenerationSummary;
 struct ModelInfo;
 struct RaceRequest;
@@ -63,6 +65,12 @@ class MainWindow : public QMainWindow {
   TimelineView* timelineView() const { return timeline_view_; }
   RaceView* raceView() const { return race_view_; }
   RunListModel* runs() const { return runs_; }
+  TunerView* tunerView() const { return tuner_; }
+  // The request the generation panel, the model bar and the spec controls describe.
+  GenerationRequest currentRequest() const;
+  // Generates with `request` as given (the tuner's settings): the same checks,
+  // streaming and run-list row as startGeneration(); false if it could not start.
+  bool startGenerationWith(const GenerationRequest& request);
   QTableView* runTable() const { return run_table_; }
 
   // Adds an analysis view as a dock (listed in the View menu).
@@ -92,6 +100,8 @@ class MainWindow : public QMainWindow {
   // Generates from the prompt box; false if it could not start (a bad
   // setting leaves the last results on screen).
   bool startGeneration();
+  // The tuner's Apply: the window's prompt and sampling with the tuner's settings.
+  bool applyTuner();
   void stopGeneration();
   // Linked selection: every view, the text and the charts follow.
   void selectStep(int step);
@@ -151,6 +161,7 @@ class MainWindow : public QMainWindow {
   BacktrackingView* backtrack_view_ = nullptr;
   TimelineView* timeline_view_ = nullptr;
   RaceView* race_view_ = nullptr;
+  TunerView* tuner_ = nullptr;
   RunListModel* runs_ = nullptr;
   QTableView* run_table_ = nullptr;
   QLabel* run_header_ = nullptr;

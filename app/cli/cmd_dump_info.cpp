@@ -2,7 +2,7 @@
 // specmamba dump-info FILE: the datasets of an activation dump with their
 // shapes and summary statistics (min/max/mean/std, the channel with the
 // largest absmax, values beyond 6 sigma; for integer codes the bits, the
-// range and how many sit at +-qmax), read a block of rows at a time, then
+// range and how many sit at +-qmax; core/dump/dump_stats.h), read a block of rows at a time, then
 // the outliers before and after the online rotation (T_unrotated vs T).
 #include <algorithm>
 #include <cmath>
@@ -15,93 +15,21 @@
 
 #include "cli_common.h"
 #include "core/dump/dump_reader.h"
+#include "core/dump/dump_stats.h"
 #include "core/io/error.h"
 
 namespace sm::cli {
 
 namespace {
 
-constexpr int64_t kBlockRows = 64;  // the writer's chunk rows: each block decompresses whole chunks once
-constexpr double kOutlierSigma = 6.0;
+constexpr double kOutlierSigma = kDumpOutlierSigma;
+using Stats = TensorStats;
 
-struct Stats {
-  int64_t count = 0;     // finite values
-  int64_t nonfinite = 0;
-  double min = 0, max = 0, mean = 0, std = 0;
-  double channel_absmax = 0;         // max over channels of the channel's absmax
-  int64_t channel = -1;              // that channel
-  double channel_absmax_median = 0;  // the typical channel, for scale
-  int64_t outliers = 0;              // |x - mean| > 6 std
-  int64_t saturated = 0;             // codes: |code| >= qmax (with bits)
-};
-
+bool is_codes(const DumpDatasetInfo& d) { return dump_is_codes(d); }
+bool is_exponent(const DumpDatasetInfo& d) { return dump_is_exponent(d); }
+bool is_ids(const DumpDatasetInfo& d) { return dump_is_ids(d); }
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-bool is_codes(const DumpDatasetInfo& d) { return d.integer && ends_with(d.name, kDumpCodesSuffix); }
-bool is_exponent(const DumpDatasetInfo& d) { return d.integer && ends_with(d.name, kDumpExponentSuffix); }
-bool is_ids(const DumpDatasetInfo& d) { return d.name == "/tokens" || d.name == "/token_index"; }
-
-Stats summarize(const DumpReader& r, const DumpDatasetInfo& d) {
-  Stats s;
-  const int64_t rows = d.rows(), cols = d.cols();
-  if (rows == 0 || cols == 0) return s;
-  std::vector<double> absmax(cols, 0.0);
-  std::vector<float> block;
-  double sum = 0, sumsq = 0;
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (int64_t r0 = 0; r0 < rows; r0 += kBlockRows) {
-    const int64_t n = std::min(kBlockRows, rows - r0);
-    block.resize(static_cast<size_t>(n * cols));
-    r.read_into(d.name, r0, n, 0, cols, block.data());
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t c = 0; c < cols; ++c) {
-        const double v = block[i * cols + c];
-        if (!std::isfinite(v)) {
-          ++s.nonfinite;
-          continue;
-        }
-        ++s.count;
-        lo = std::min(lo, v);
-        hi = std::max(hi, v);
-        sum += v;
-        sumsq += v * v;
-        absmax[c] = std::max(absmax[c], std::abs(v));
-      }
-  }
-  if (s.count == 0) return s;
-  if (is_codes(d) && d.bits >= 2 && d.bits <= 16) {
-    const double qmax = double((1 << (d.bits - 1)) - 1);
-    for (int64_t r0 = 0; r0 < rows; r0 += kBlockRows) {
-      const int64_t n = std::min(kBlockRows, rows - r0);
-      block.resize(static_cast<size_t>(n * cols));
-      r.read_into(d.name, r0, n, 0, cols, block.data());
-      for (float v : block)
-        if (std::abs(double(v)) >= qmax) ++s.saturated;
-    }
-  }
-  s.min = lo;
-  s.max = hi;
-  s.mean = sum / s.count;
-  s.std = std::sqrt(std::max(0.0, sumsq / s.count - s.mean * s.mean));
-  const auto it = std::max_element(absmax.begin(), absmax.end());
-  s.channel_absmax = *it;
-  s.channel = it - absmax.begin();
-  std::vector<double> sorted = absmax;
-  std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
-  s.channel_absmax_median = sorted[sorted.size() / 2];
-  // Second pass: the threshold needs the tensor's mean and std.
-  if (s.std > 0) {
-    const double lim = kOutlierSigma * s.std;
-    for (int64_t r0 = 0; r0 < rows; r0 += kBlockRows) {
-      const int64_t n = std::min(kBlockRows, rows - r0);
-      block.resize(static_cast<size_t>(n * cols));
-      r.read_into(d.name, r0, n, 0, cols, block.data());
-      for (float v : block)
-        if (std::isfinite(v) && std::abs(double(v) - s.mean) > lim) ++s.outliers;
-    }
-  }
-  return s;
 }
 
 std::string shape_text(const std::vector<int64_t>& shape) {
@@ -138,7 +66,7 @@ Runner add_dump_info(CLI::App& app, Common& c) {
     const auto datasets = r.datasets();
     std::map<std::string, Stats> stats;  // every non-id dataset, computed once
     for (const auto& d : datasets)
-      if (!is_ids(d)) stats[d.name] = summarize(r, d);
+      if (!is_ids(d)) stats[d.name] = tensor_stats(r, d);
     // Outliers before and after the online rotation: T_unrotated (the row
     // before the Hadamard transform) against T (the row the product consumes).
     struct Rot {

@@ -6,6 +6,7 @@
 #include "accel/backends.h"
 #include "accel/dataflow/pipeline_trace.h"
 #include "cli_common.h"
+#include "core/dump/dump_generate.h"
 #include "core/dump/dump_replay.h"
 #include "core/dump/dump_writer.h"
 #include "core/io/default_paths.h"
@@ -242,11 +243,8 @@ Runner add_generate(CLI::App& app, Common& c) {
         dump_rows = dump->rows_written();
       }
     } else {
-      if (dump) m->set_tap(dump.get());
-      r = generate(*m, *tok, prompt, opt, stream);
+      r = dump ? generate_with_dump(*m, *tok, prompt, opt, *dump, stream) : generate(*m, *tok, prompt, opt, stream);
       if (dump) {
-        m->set_tap(nullptr);
-        dump->finish();
         dump_tokens = dump->tokens_seen();
         dump_rows = dump->rows_written();
       }

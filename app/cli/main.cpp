@@ -9,9 +9,12 @@
 
 namespace sm::cli {
 Runner add_dump_info(CLI::App& app, Common& c);  // cmd_dump_info.cpp
+Runner add_dump_diff(CLI::App& app, Common& c);  // cmd_dump_diff.cpp
 Runner add_quantize(CLI::App& app, Common& c);   // cmd_quantize.cpp
 Runner add_simulate(CLI::App& app, Common& c);   // cmd_simulate.cpp
 Runner add_devices(CLI::App& app, Common& c);    // cmd_devices.cpp
+Runner add_sweep(CLI::App& app, Common& c);        // cmd_sweep.cpp
+Runner add_sweep_merge(CLI::App& app, Common& c);  // cmd_sweep.cpp
 }
 
 int main(int argc, char** argv) {
@@ -35,9 +38,12 @@ int main(int argc, char** argv) {
   reg(add_bench_spec);
   reg(add_random_model);
   reg(add_dump_info);
+  reg(add_dump_diff);
   reg(add_quantize);
   reg(add_simulate);
   reg(add_devices);
+  reg(add_sweep);
+  reg(add_sweep_merge);
   // Exit status: 0 success (and --help / --version), 1 runtime error, 2 usage error.
   try {
     app.parse(argc, argv);

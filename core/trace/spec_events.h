@@ -81,7 +81,10 @@ struct StepSummary {
 // microseconds; sim_start_us / sim_end_us count from the step's simulated
 // start, which is step_sim_start_us into the run's simulated time (the sum of
 // the earlier steps' sim_us), so the ops of consecutive steps line up.
-// The event's own t_us is the step's wall-clock start.
+// The event's own t_us is the step's wall-clock start. `measured` marks an op
+// timed on a board (the xrt backend reads kernel timings back) rather than
+// predicted by the dataflow model; both may describe the same step, and the
+// pipeline view overlays them.
 struct DeviceOp {
   std::string lane;            // the device resource the op occupies ("dma", "linear", ...)
   std::string unit;            // what it computes ("in_proj", "ssm", ...)
@@ -90,6 +93,7 @@ struct DeviceOp {
   double step_sim_start_us = 0;
   double sim_start_us = 0, sim_end_us = 0;
   double active_us = 0;        // time the lane does work within [start, end)
+  bool measured = false;       // added later: absent in older traces = predicted
 };
 
 using EventPayload = std::variant<TreeDrafted, NodeDrafted, FifoPush, FifoPop, NodeVerified,

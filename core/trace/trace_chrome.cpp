@@ -207,6 +207,7 @@ struct ArgsWriter {
     field("sim_start_us", p.sim_start_us);
     field("sim_end_us", p.sim_end_us);
     field("active_us", p.active_us);
+    if (p.measured) field("measured", true);  // only when set: predicted ops read as before
   }
 };
 

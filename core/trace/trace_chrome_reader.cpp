@@ -101,7 +101,8 @@ EventPayload payload_of(const std::string& name, const Args& a, int32_t& step) {
     if (model != "draft" && model != "target") a.bad("'model' must be \"draft\" or \"target\"");
     return DeviceOp{a.str("lane"), a.str("unit"), a.i32("layer"),
                     model == "draft" ? ModelRole::Draft : ModelRole::Target, a.num("step_sim_start_us"),
-                    a.num("sim_start_us"), a.num("sim_end_us"), a.num("active_us")};
+                    a.num("sim_start_us"), a.num("sim_end_us"), a.num("active_us"),
+                    a.has("measured") && a.boolean("measured")};  // added later: absent = predicted
   }
   a.bad("is of an unknown type");
 }

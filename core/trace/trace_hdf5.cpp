@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <type_traits>
 
 #include "core/trace/buffered_trace_sink.h"
 #include "core/io/error.h"
@@ -98,6 +99,26 @@ void write_dataset(hid_t group, const std::vector<Event>& events, const std::vec
   }
 }
 
+// /events/device_op_measured beside device_op (rows `indices`), only when
+// some op was measured on a board.
+void write_measured_flags(hid_t group, const std::vector<Event>& events, const std::vector<uint32_t>& indices,
+                          const std::string& path) {
+  std::vector<uint8_t> flags(indices.size());
+  bool any = false;
+  for (size_t i = 0; i < indices.size(); ++i) {
+    flags[i] = std::get<DeviceOp>(events[indices[i]].payload).measured ? 1 : 0;
+    any = any || flags[i] != 0;
+  }
+  if (!any) return;
+  const std::string where = std::string("/events/") + kDeviceOpMeasured;
+  const hsize_t n = flags.size();
+  Handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  Handle ds(H5Dcreate2(group, kDeviceOpMeasured, H5T_STD_U8LE, space.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+            H5Dclose);
+  if (!space.ok() || !ds.ok() || H5Dwrite(ds.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, flags.data()) < 0)
+    h5fail(path, "cannot write " + where);
+}
+
 void write_hdf5_file(const std::string& path, const std::string& tmp, const std::vector<Event>& events,
                 const TraceMetadata& meta) {
   QuietErrors quiet;
@@ -124,7 +145,9 @@ void write_hdf5_file(const std::string& path, const std::string& tmp, const std:
   const bool deflate = deflate_available();
   size_t type_index = 0;
   for_each_layout([&]<class P>() {
-    write_dataset<P>(group.get(), events, by_type[type_index++], deflate, path);
+    write_dataset<P>(group.get(), events, by_type[type_index], deflate, path);
+    if constexpr (std::is_same_v<P, DeviceOp>) write_measured_flags(group.get(), events, by_type[type_index], path);
+    ++type_index;
   });
   group.reset();
   if (file.close() < 0) h5fail(path, "cannot write HDF5 trace");

@@ -12,7 +12,10 @@
 // seq (u64, the event's position in the recorded stream, for exact ordering).
 // Strings are fixed-length 64-byte UTF-8 (null padded; longer ones truncated).
 // Added later (readers accept files without them): the step phase times and
-// sim_us of step_summary (read as 0), the device_op dataset (absent = none).
+// sim_us of step_summary (read as 0), the device_op dataset (absent = none),
+// and /events/device_op_measured: u8 per device_op row, in row order, 1 for an
+// op timed on a board; written only when some op is measured (absent = every
+// op predicted), so device_op's own fields stay as they were.
 #include <hdf5.h>
 
 #include <cstddef>
@@ -32,6 +35,7 @@ inline constexpr int32_t kVersion = 1;
 inline constexpr size_t kStrLen = 64;
 inline constexpr hsize_t kChunkRows = 4096;
 inline constexpr int kDeflateLevel = 4;
+inline constexpr const char* kDeviceOpMeasured = "device_op_measured";
 
 // Handle, QuietErrors, error_stack_text and h5fail live in core/io/hdf5_util.h.
 using h5::error_stack_text;

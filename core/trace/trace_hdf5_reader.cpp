@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <numeric>
+#include <type_traits>
 
 #include "core/io/error.h"
 #include "core/trace/trace_hdf5_format.h"
@@ -117,6 +118,29 @@ void read_dataset(hid_t group, const std::string& path, std::vector<Event>& out,
   }
 }
 
+// Sets DeviceOp::measured of events[first...] (device_op's rows in order) from
+// /events/device_op_measured; absent (older traces, or nothing measured):
+// every op stays predicted.
+void read_measured_flags(hid_t group, const std::string& path, std::vector<Event>& events, size_t first) {
+  const std::string where = std::string("/events/") + kDeviceOpMeasured;
+  const htri_t exists = H5Lexists(group, kDeviceOpMeasured, H5P_DEFAULT);
+  if (exists < 0) h5fail(path, "cannot look up " + where);
+  if (exists == 0) return;
+  Handle ds(H5Dopen2(group, kDeviceOpMeasured, H5P_DEFAULT), H5Dclose);
+  if (!ds.ok()) h5fail(path, "cannot open " + where);
+  Handle space(H5Dget_space(ds.get()), H5Sclose);
+  hsize_t n = 0;
+  if (!space.ok() || H5Sget_simple_extent_ndims(space.get()) != 1) fail(path, where + " is not one-dimensional");
+  H5Sget_simple_extent_dims(space.get(), &n, nullptr);
+  if (n != events.size() - first)
+    fail(path, where + " has " + std::to_string(n) + " rows for " + std::to_string(events.size() - first) +
+                   " device ops");
+  std::vector<uint8_t> flags(n);
+  if (n > 0 && H5Dread(ds.get(), H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, flags.data()) < 0)
+    h5fail(path, "cannot read " + where);
+  for (size_t i = 0; i < n; ++i) std::get<DeviceOp>(events[first + i].payload).measured = flags[i] != 0;
+}
+
 std::vector<Event> read_events(const Handle& file, const std::string& path) {
   const htri_t has_events = H5Lexists(file.get(), "events", H5P_DEFAULT);
   if (has_events <= 0) fail(path, "not a SpecMamba trace (no /events group)");
@@ -125,7 +149,11 @@ std::vector<Event> read_events(const Handle& file, const std::string& path) {
 
   std::vector<Event> events;
   std::vector<uint64_t> seqs;
-  for_each_layout([&]<class P>() { read_dataset<P>(group.get(), path, events, seqs); });
+  for_each_layout([&]<class P>() {
+    const size_t first = events.size();
+    read_dataset<P>(group.get(), path, events, seqs);
+    if constexpr (std::is_same_v<P, DeviceOp>) read_measured_flags(group.get(), path, events, first);
+  });
 
   std::vector<size_t> order(events.size());
   std::iota(order.begin(), order.end(), size_t{0});

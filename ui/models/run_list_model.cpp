@@ -18,6 +18,9 @@ QString sampling_text(const RunSettings& s) {
   return t + QStringLiteral(" seed %1").arg(s.seed);
 }
 
+// Traces written before the tuner carry no quantization or device: they match any.
+bool same_or_unknown(const QString& a, const QString& b) { return a.isEmpty() || b.isEmpty() || a == b; }
+
 }  // namespace
 
 RunListModel::RunListModel(QObject* parent) : QAbstractTableModel(parent) {}
@@ -73,7 +76,8 @@ double RunListModel::baseline(int row) const {
   for (int i = row - 1; i >= 0; --i) {
     const auto& b = runs_[size_t(i)].run;
     if (b && !b->settings.speculative() && b->settings.target == r->settings.target &&
-        b->settings.threads == r->settings.threads && b->figures.tokens_per_second > 0)
+        b->settings.threads == r->settings.threads && same_or_unknown(b->settings.quantization, r->settings.quantization) &&
+        same_or_unknown(b->settings.device, r->settings.device) && b->figures.tokens_per_second > 0)
       return b->figures.tokens_per_second;
   }
   return 0;
@@ -93,7 +97,8 @@ QVariant RunListModel::headerData(int section, Qt::Orientation o, int role) cons
   static const char* kNames[ColumnCount] = {
       "Run", "Target", "Draft", "Tree", "Verify", "Tile", "Backtrack", "Budget", "Sampling",
       "Threads", "Tokens", "tok/s", "Baseline tok/s", "Speedup", "Tok/pass", "Mean accepted",
-      "Steps", "Stop"};
+      "Steps", "Stop", "Quantization", "Device", "Platform", "Bits/byte", "Sim tok/s",
+      "mJ/token", "DSP", "LUT", "BRAM", "URAM"};
   return section >= 0 && section < ColumnCount ? tr(kNames[section]) : QVariant();
 }
 
@@ -107,10 +112,13 @@ QVariant RunListModel::data(const QModelIndex& index, int role) const {
   if (role == Qt::ToolTipRole) {
     if (index.column() == Target || index.column() == Draft)
       return index.column() == Target ? s.target : s.draft;
+    if (index.column() >= Dsp && !f.fit_problem.isEmpty()) return f.fit_problem;
+    if (index.column() == Quantization || index.column() == Platform)
+      return index.column() == Quantization ? s.quantization : s.design;
     return tr("%1 · %2 · prompt: %3").arg(e.name, s.describe(), s.prompt.left(80));
   }
   if (role == Qt::TextAlignmentRole)
-    return index.column() >= Tokens && index.column() <= Steps
+    return (index.column() >= Tokens && index.column() <= Steps) || index.column() >= BitsPerByte
                ? QVariant(Qt::AlignRight | Qt::AlignVCenter)
                : QVariant(Qt::AlignLeft | Qt::AlignVCenter);
   const bool display = role == Qt::DisplayRole;
@@ -146,6 +154,18 @@ QVariant RunListModel::data(const QModelIndex& index, int role) const {
     case MeanAccepted: return spec ? num(f.mean_accepted, 2) : QVariant(display ? dash : QString());
     case Steps: return spec ? QVariant(qlonglong(f.steps)) : QVariant(dash);
     case Stop: return f.stop_reason;
+    case Quantization: return s.quantization.isEmpty() ? dash : s.quantization.section(QLatin1Char(':'), 0, 0);
+    case Device: return s.device.isEmpty() ? dash : s.device;
+    case Platform: return s.platform.isEmpty() ? dash : s.platform;
+    case BitsPerByte: return f.bpb >= 0 ? num(f.bpb, 3) : (display ? QVariant(dash) : QVariant(-1.0));
+    case SimTokensPerSecond:
+      return f.sim_tokens_per_second > 0 ? num(f.sim_tokens_per_second, 0) : (display ? QVariant(dash) : QVariant(0.0));
+    case EnergyPerToken:
+      return f.energy_per_token_mj > 0 ? num(f.energy_per_token_mj, 3) : (display ? QVariant(dash) : QVariant(0.0));
+    case Dsp: case Lut: case Bram: case Uram: {
+      const int64_t v = index.column() == Dsp ? f.dsp : index.column() == Lut ? f.lut : index.column() == Bram ? f.bram : f.uram;
+      return v >= 0 ? QVariant(qlonglong(v)) : (display ? QVariant(dash) : QVariant(qlonglong(-1)));
+    }
     default: return {};
   }
 }

@@ -20,6 +20,8 @@ class RunListModel : public QAbstractTableModel {
   enum Column {
     Name, Target, Draft, Tree, Verify, Tile, Backtrack, Budget, Sampling, Threads,
     Tokens, TokensPerSecond, Baseline, Speedup, TokensPerPass, MeanAccepted, Steps, Stop,
+    // Tuner figures (– when the run did not measure them).
+    Quantization, Device, Platform, BitsPerByte, SimTokensPerSecond, EnergyPerToken, Dsp, Lut, Bram, Uram,
     ColumnCount
   };
 

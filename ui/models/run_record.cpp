@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ui/models/run_record.h"
 
+#include <sstream>
+
 #include <QStringList>
 
 #include <algorithm>
@@ -66,6 +68,10 @@ RunSettings settings_of(const TraceMetadata& m) {
   s.threads = static_cast<int>(to_i64(m, "threads", 1));
   s.max_tokens = static_cast<int>(to_i64(m, "max_tokens"));
   s.prompt = metadata_value(m, "prompt");
+  s.device = metadata_value(m, "device");
+  s.quantization = metadata_value(m, "quantization");
+  s.platform = metadata_value(m, "sim_platform");
+  s.design = metadata_value(m, "design");
   return s;
 }
 
@@ -159,6 +165,29 @@ QString RunRecord::token_text(int32_t id) const {
       std::none_of(bytes.begin(), bytes.end(), [](unsigned char c) { return c < 0x20 || c == ' '; }))
     return utf8;
   return out;
+}
+
+std::string format_proposals(const std::vector<std::vector<int32_t>>& rows) {
+  std::ostringstream s;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (i) s << ';';
+    for (size_t j = 0; j < rows[i].size(); ++j) s << (j ? " " : "") << rows[i][j];
+  }
+  return s.str();
+}
+
+std::vector<std::vector<int32_t>> parse_proposals(const std::string& text) {
+  std::vector<std::vector<int32_t>> rows;
+  std::istringstream all(text);
+  std::string row;
+  while (std::getline(all, row, ';')) {
+    std::istringstream r(row);
+    std::vector<int32_t> ids;
+    int64_t v = 0;
+    while (r >> v) ids.push_back(int32_t(v));
+    rows.push_back(std::move(ids));
+  }
+  return rows;
 }
 
 RunRecord build_run_record(std::vector<Event> events, TraceMetadata metadata,
@@ -263,6 +292,16 @@ RunRecord build_run_record(std::vector<Event> events, TraceMetadata metadata,
   // Decode rate as the CLI reports it: tokens after the first over the decode time.
   if (f.decode_seconds > 0 && f.generated > 1) f.tokens_per_second = double(f.generated - 1) / f.decode_seconds;
   f.baseline_tokens_per_second = to_f64(metadata, "baseline_tokens_per_second");
+  f.bpb = to_f64(metadata, "bpb", -1);
+  f.bpb_text = metadata_value(metadata, "bpb_text");
+  f.sim_tokens_per_second = to_f64(metadata, "sim_tokens_per_second");
+  f.energy_per_token_mj = to_f64(metadata, "energy_per_token_mj");
+  f.dsp = to_i64(metadata, "resources_dsp", -1);
+  f.lut = to_i64(metadata, "resources_lut", -1);
+  f.bram = to_i64(metadata, "resources_bram", -1);
+  f.uram = to_i64(metadata, "resources_uram", -1);
+  f.fit_problem = metadata_value(metadata, "fit_problem");
+  run.draft_topk = parse_proposals(metadata_value(metadata, "draft_topk").toStdString());
   run.metadata = std::move(metadata);
   run.events = std::move(events);
   return run;

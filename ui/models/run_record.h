@@ -100,6 +100,12 @@ struct RunSettings {
   int threads = 1;
   int max_tokens = 0;
   QString prompt;
+  // Tuner runs (empty otherwise): what ran the ops, the quantization, the
+  // simulated platform and design.
+  QString device;
+  QString quantization;
+  QString platform;
+  QString design;
   bool speculative() const { return !draft.isEmpty(); }
   // "tree 4,2,2 · fifo · tile 0 · snapshot" / "target-only"
   QString describe() const;
@@ -115,6 +121,13 @@ struct RunFigures {
   double mean_accepted = 0;            // over emitted tokens only
   double tokens_per_pass = 0;
   double baseline_tokens_per_second = 0;  // target-only in the same session; 0: not measured
+  // Measured after the run when asked for (the tuner); < 0 / 0: not measured.
+  double bpb = -1;                     // bits per byte of the target on the held-out text
+  QString bpb_text;                    // which text
+  double sim_tokens_per_second = 0;    // dataflow model of the chosen design
+  double energy_per_token_mj = 0;
+  int64_t dsp = -1, lut = -1, bram = -1, uram = -1;  // estimate_resources; -1: not modelled
+  QString fit_problem;                 // check_fit's message; empty: fits
   double speedup() const {
     return baseline_tokens_per_second > 0 ? tokens_per_second / baseline_tokens_per_second : 0;
   }
@@ -131,6 +144,10 @@ struct RunRecord {
   LayerStateGeometry target_geometry, draft_geometry;  // n_layer 0: unknown
   TraceMetadata metadata;    // everything the trace carried, as is
   std::vector<Event> events; // the raw stream (saved again by Export Trace)
+  // The draft's ranked proposals after every generated token (what-if
+  // re-scoring; ui/workers/draft_proposals.h; trace metadata "draft_topk").
+  // Empty when the run did not record them.
+  std::vector<std::vector<int32_t>> draft_topk;
   // Token text for display; null: "#id". Shared, never mutated.
   std::shared_ptr<const Tokenizer> tokenizer;
 
@@ -152,6 +169,10 @@ struct RunRecord {
 // step number going backwards, ...), never crashes on a malformed trace.
 RunRecord build_run_record(std::vector<Event> events, TraceMetadata metadata,
                            std::shared_ptr<const Tokenizer> tokenizer = nullptr);
+
+// "12 7;3 9;..." and back: RunRecord::draft_topk as the "draft_topk" metadata value.
+std::string format_proposals(const std::vector<std::vector<int32_t>>& rows);
+std::vector<std::vector<int32_t>> parse_proposals(const std::string& text);
 
 // Metadata value or fallback.
 QString metadata_value(const TraceMetadata& m, const char* key, const QString& fallback = {});

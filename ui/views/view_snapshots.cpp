@@ -34,6 +34,7 @@ QStringList save_view_snapshots(MainWindow& w, const QString& dir, const QJsonOb
       {"tokens_per_step", "latencyDock", nullptr},
       {"runs", "runsDock", nullptr},
       {"race", "raceDock", nullptr},
+      {"tuner", "tunerDock", nullptr},
   };
   QStringList names;
   for (const Shot& s : shots) {

@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Installs the dump inspector as the "dumpInspectorDock" dock of the main
+// window; its "Dump current prompt…" offers the window's model directory
+// (model bar) and prompt (generation panel). The view is the dock's widget:
+// w.dock("dumpInspectorDock")->widget().
+namespace sm::ui {
+
+class DumpInspectorView;
+class MainWindow;
+
+void install_dump_inspector(MainWindow& w);
+
+}  // namespace sm::ui

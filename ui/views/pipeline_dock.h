@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+// Puts the pipeline view into the main window as the "Pipeline" dock (bottom
+// area) and links it: the window's current run and step drive the view, a
+// step chosen in the view selects it everywhere (MainWindow::selectStep).
+namespace sm::ui {
+
+class MainWindow;
+
+// The view is the dock's widget: w.dock("pipelineDock")->widget() is a PipelineView.
+void install_pipeline_view(MainWindow& w);
+
+}  // namespace sm::ui
