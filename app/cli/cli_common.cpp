@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/io/error.h"
+#include "core/io/text_file.h"
 
 namespace sm::cli {
 
@@ -30,14 +31,7 @@ std::vector<int32_t> parse_id_list(const std::string& s, const std::string& what
   return ids;
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(path, "cannot open file");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) fail(path, "read error");
-  return ss.str();
-}
+std::string read_file(const std::string& path) { return read_text_file(path); }
 
 std::unique_ptr<MambaModel> open_model(const std::string& dir, int threads) {
   if (threads < 1 || threads > 256) fail("", "--threads must be between 1 and 256");

@@ -10,6 +10,7 @@
 #include "core/io/default_paths.h"
 #include "core/io/error.h"
 #include "core/io/model_config.h"
+#include "core/io/text_file.h"
 #include "core/model/evaluator.h"
 #include "core/model/generator.h"
 #include "core/model/mamba_model.h"
@@ -26,15 +27,6 @@ namespace {
 // `specmamba quantize` calibrates 4-bit weights by default on models this
 // narrow (app/cli/cmd_quantize.cpp): wider ones take minutes per layer.
 constexpr int64_t kDefaultCalibrationMaxWidth = 1024;
-
-std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(path, "cannot open file");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) fail(path, "read error");
-  return ss.str();
-}
 
 std::unique_ptr<MambaModel> open_single_threaded(const std::string& dir) {
   auto m = MambaModel::load(dir);
@@ -105,7 +97,7 @@ double measure_baseline(const SweepSpec& spec, const PresetModels& m, const std:
 }
 
 double measure_bpb(const SweepSpec& spec, const PresetModels& m, const std::atomic<bool>* cancel) {
-  std::string text = read_text(spec.eval_text);
+  std::string text = read_text_file(spec.eval_text);
   if (spec.eval_bytes > 0 && static_cast<int64_t>(text.size()) > spec.eval_bytes) {
     // Cut back to a line end so that no character is split.
     const size_t nl = text.rfind('\n', static_cast<size_t>(spec.eval_bytes) - 1);

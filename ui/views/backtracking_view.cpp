@@ -21,6 +21,7 @@
 
 #include "ui/generation_types.h"
 #include "ui/views/palette.h"
+#include "ui/views/plot_style.h"
 
 namespace sm::ui {
 
@@ -238,16 +239,9 @@ bool BacktrackingView::eventFilter(QObject* watched, QEvent* event) {
 
 void BacktrackingView::buildChart() {
   QCustomPlot* p = plot_;
-  p->setBackground(colors::base());
-  p->axisRect()->setBackground(colors::base());
-  for (QCPAxis* a : {p->xAxis, p->yAxis, p->yAxis2}) {
-    a->setBasePen(QPen(colors::muted()));
-    a->setTickPen(QPen(colors::muted()));
-    a->setSubTickPen(QPen(colors::muted()));
-    a->setTickLabelColor(colors::text());
-    a->setLabelColor(colors::text());
+  apply_plot_palette(p);
+  for (QCPAxis* a : {p->xAxis, p->yAxis, p->yAxis2})
     a->grid()->setPen(QPen(with_alpha(colors::muted(), 60), 1, Qt::DotLine));
-  }
   p->yAxis2->grid()->setVisible(false);
   p->yAxis2->setVisible(true);
   p->xAxis->setLabel(tr("speculative step"));

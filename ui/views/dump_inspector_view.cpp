@@ -37,6 +37,7 @@
 #include "ui/models/dump_table_model.h"
 #include "ui/models/dump_tree_model.h"
 #include "ui/views/palette.h"
+#include "ui/views/plot_style.h"
 
 namespace sm::ui {
 
@@ -49,14 +50,7 @@ constexpr int kMinBins = 256;
 QCustomPlot* makePlot(QWidget* parent) {
   auto* p = new QCustomPlot(parent);
   p->setMinimumSize(160, 120);
-  p->setBackground(colors::base());
-  for (QCPAxis* a : {p->xAxis, p->yAxis}) {
-    a->setBasePen(QPen(colors::text()));
-    a->setTickPen(QPen(colors::text()));
-    a->setSubTickPen(QPen(colors::text()));
-    a->setTickLabelColor(colors::text());
-    a->setLabelColor(colors::text());
-  }
+  apply_plot_palette(p, colors::text());
   p->plotLayout()->insertRow(0);
   auto* title = new QCPTextElement(p, QString(), QFont(p->font().family(), p->font().pointSize(), QFont::Bold));
   title->setTextColor(colors::text());

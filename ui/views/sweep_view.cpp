@@ -41,6 +41,7 @@
 #include "ui/models/sweep_table_model.h"
 #include "ui/views/chart_export.h"
 #include "ui/views/palette.h"
+#include "ui/views/plot_style.h"
 #include "ui/workers/sweep_worker.h"
 
 namespace sm::ui {
@@ -391,15 +392,8 @@ QWidget* SweepView::buildResults() {
 
   plot_ = new QCustomPlot(w);
   plot_->setMinimumSize(200, 140);
-  plot_->setBackground(colors::base());
-  for (QCPAxis* a : {plot_->xAxis, plot_->yAxis}) {
-    a->setBasePen(QPen(colors::text()));
-    a->setTickPen(QPen(colors::text()));
-    a->setSubTickPen(QPen(colors::text()));
-    a->setTickLabelColor(colors::text());
-    a->setLabelColor(colors::text());
-    a->grid()->setPen(QPen(colors::muted(), 0, Qt::DotLine));
-  }
+  apply_plot_palette(plot_, colors::text());
+  for (QCPAxis* a : {plot_->xAxis, plot_->yAxis}) a->grid()->setPen(QPen(colors::muted(), 0, Qt::DotLine));
   plot_->legend->setVisible(true);
   plot_->legend->setBrush(colors::base());
   plot_->legend->setBorderPen(Qt::NoPen);

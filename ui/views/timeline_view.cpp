@@ -13,6 +13,7 @@
 #include <qcustomplot.h>
 
 #include "ui/views/palette.h"
+#include "ui/views/plot_style.h"
 
 namespace sm::ui {
 
@@ -128,15 +129,7 @@ TimelineView::TimelineView(QWidget* parent) : QWidget(parent) {
 
   // Follow the application palette so dark themes give a dark chart.
   const QColor text = colors::text(), grid = colors::muted();
-  plot_->setBackground(colors::base());
-  plot_->axisRect()->setBackground(colors::base());
-  for (QCPAxis* a : {plot_->xAxis, plot_->yAxis}) {
-    a->setBasePen(QPen(grid, 1));
-    a->setTickPen(QPen(grid, 1));
-    a->setSubTickPen(QPen(grid, 1));
-    a->setTickLabelColor(text);
-    a->setLabelColor(text);
-  }
+  apply_plot_palette(plot_, grid);
   QColor grid_line = grid;
   grid_line.setAlpha(70);
   plot_->xAxis->grid()->setPen(QPen(grid_line, 1, Qt::DotLine));
