@@ -4,6 +4,7 @@
 //                  [--draft DIR] [--tree SHAPE] [--verify O] [--backtrack P]
 //                  [--budget B] [--tile T] [--trace FILE] [--theme T]
 //                  [--presentation] [--screenshot PATH] [--screenshot-views DIR]
+//                  [--dump FILE] [--open-sweep FILE]
 // Opens the main window on MODEL (default: the shipped target model). With
 // --draft (or --tree, which then uses the shipped draft) runs use tree
 // speculative decoding with that draft model and tree shape; the other
@@ -13,7 +14,8 @@
 // --screenshot-views it writes one PNG per view and DIR/report.json (the
 // longest GUI stall during the run) and exits. --trace FILE writes the run's
 // trace as `specmamba generate --trace` does; --open-trace FILE opens one in
-// the run list.
+// the run list; --dump FILE opens an activation dump in the dump inspector,
+// --open-sweep FILE a sweep's results.h5 in the sweep view.
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
@@ -37,6 +39,8 @@
 #include "ui/models/run_list_model.h"
 #include "ui/views/race_view.h"
 #include "ui/models/run_record.h"
+#include "ui/views/dump_inspector_view.h"
+#include "ui/views/sweep_view.h"
 #include "ui/views/view_snapshots.h"
 #include "ui/workers/stall_monitor.h"
 #include "ui/model_bar.h"
@@ -163,13 +167,19 @@ int main(int argc, char** argv) {
       QStringLiteral("where a quantized model's ops run: cpu (default), emu (the accelerator's kernels on the "
                      "CPU) or xrt (an FPGA board; emu without one)"),
       QStringLiteral("NAME"));
+  const QCommandLineOption dump_opt(QStringLiteral("dump"),
+                                    QStringLiteral("open an HDF5 activation dump (specmamba generate --dump) in the dump inspector"),
+                                    QStringLiteral("FILE"));
+  const QCommandLineOption open_sweep_opt(QStringLiteral("open-sweep"),
+                                          QStringLiteral("open a sweep's results (specmamba sweep --out) in the sweep view"),
+                                          QStringLiteral("FILE"));
   const QCommandLineOption size_opt(QStringLiteral("window-size"),
                                     QStringLiteral("window size WIDTHxHEIGHT (screenshots)"),
                                     QStringLiteral("WxH"));
   parser.addOptions({prompt_opt, max_tokens_opt, temperature_opt, top_k_opt, top_p_opt, seed_opt,
                      threads_opt, draft_opt, tree_opt, verify_opt, backtrack_opt, budget_opt,
                      tile_opt, shot_opt, views_opt, run_opt, trace_opt, open_trace_opt, no_fifo_opt, theme_opt, present_opt,
-                     size_opt, race_opt, device_opt});
+                     size_opt, race_opt, device_opt, dump_opt, open_sweep_opt});
   parser.process(*app);  // handles --help / --version and exits
 
   const QStringList args = parser.positionalArguments();
@@ -278,6 +288,15 @@ int main(int argc, char** argv) {
   window.show();
   if (parser.isSet(present_opt)) window.setPresentationMode(true);
   if (parser.isSet(open_trace_opt) && !window.openTrace(parser.value(open_trace_opt)) && headless) return 1;
+  // A bad file is named on the view; a scripted run stops on it.
+  if (parser.isSet(dump_opt) && !window.openDump(parser.value(dump_opt)) && headless) {
+    std::fprintf(stderr, "specmamba-studio: %s\n", qPrintable(window.dumpInspector()->errorText()));
+    return 1;
+  }
+  if (parser.isSet(open_sweep_opt) && !window.sweepView()->openResults(parser.value(open_sweep_opt)) && headless) {
+    std::fprintf(stderr, "specmamba-studio: %s\n", qPrintable(window.sweepView()->message()));
+    return 1;
+  }
   if (parser.isSet(trace_opt)) {
     const QString path = parser.value(trace_opt);
     if (!path.endsWith(QLatin1String(".json")) && !path.endsWith(QLatin1String(".h5")) &&

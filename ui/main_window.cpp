@@ -46,6 +46,11 @@
 #include "ui/workers/race_worker.h"
 #include "ui/views/timeline_view.h"
 #include "ui/views/token_tree_view.h"
+#include "ui/views/dump_inspector_dock.h"
+#include "ui/views/dump_inspector_view.h"
+#include "ui/views/pipeline_dock.h"
+#include "ui/views/sweep_dock.h"
+#include "ui/views/sweep_view.h"
 #include "ui/views/tuner_view.h"
 
 namespace sm::ui {
@@ -200,9 +205,15 @@ void MainWindow::setupViews() {
   tabifyDockWidget(fifo, back);
   tabifyDockWidget(back, race);
   tabifyDockWidget(race, tuner);
+  pipeline_view_ = install_pipeline_view(*this);
+  sweep_view_ = install_sweep_view(*this);
+  dump_inspector_ = install_dump_inspector(*this);
+  tabifyDockWidget(tuner, dock(QStringLiteral("dumpInspectorDock")));
   tree->raise();
   tabifyDockWidget(latency_dock_, timeline);
   tabifyDockWidget(timeline, list);
+  tabifyDockWidget(list, dock(QStringLiteral("pipelineDock")));
+  tabifyDockWidget(dock(QStringLiteral("pipelineDock")), dock(QStringLiteral("sweepDock")));
   latency_dock_->raise();
   resizeDocks({tree}, {620}, Qt::Horizontal);
   resizeDocks({latency_dock_}, {280}, Qt::Vertical);
@@ -227,6 +238,11 @@ void MainWindow::setupViews() {
   connect(tuner_, &TunerView::cancelRequested, this, &MainWindow::stopGeneration);
   connect(worker_, &GenerationWorker::progressChanged, tuner_, &TunerView::setProgress);
   connect(this, &MainWindow::currentRunChanged, tuner_, [this] { tuner_->setRun(current_run_); });
+  // A sweep point clicked loads its settings into the tuner, ready to Apply.
+  connect(sweep_view_, &SweepView::configurationChosen, this, [this](const SweepChoice& c) {
+    tuner_->loadSettings(c.toVariantMap());
+    raiseDock(QStringLiteral("tunerDock"));
+  });
 }
 
 void MainWindow::setupMenus() {
@@ -239,6 +255,10 @@ void MainWindow::setupMenus() {
   open_trace_action_->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
   export_trace_action_ = file->addAction(tr("&Export Trace…"), this, &MainWindow::browseTraceToExport);
   export_trace_action_->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+  file->addAction(tr("Open Activation &Dump…"), this, [this] {
+    raiseDock(QStringLiteral("dumpInspectorDock"));
+    dump_inspector_->openAction()->trigger();
+  });
   file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
@@ -275,6 +295,18 @@ QDockWidget* MainWindow::addView(const QString& object_name, const QString& titl
 
 QDockWidget* MainWindow::dock(const QString& object_name) const {
   return findChild<QDockWidget*>(object_name);
+}
+
+void MainWindow::raiseDock(const QString& object_name) {
+  if (QDockWidget* d = dock(object_name)) {
+    d->show();
+    d->raise();
+  }
+}
+
+bool MainWindow::openDump(const QString& path) {
+  raiseDock(QStringLiteral("dumpInspectorDock"));
+  return dump_inspector_->openDump(path);
 }
 
 void MainWindow::setupStatusBar() {

@@ -20,14 +20,17 @@ class QTableView;
 namespace sm::ui {
 
 class BacktrackingView;
+class DumpInspectorView;
 class FifoView;
 class GenerationPanel;
 class GenerationWorker;
 class LatencyChart;
 class MessageBanner;
 class ModelBar;
+class PipelineView;
 class RaceView;
 class RunListModel;
+class SweepView;
 class TimelineView;
 class TokenTreeView;
 class TunerView;
@@ -66,6 +69,9 @@ class MainWindow : public QMainWindow {
   RaceView* raceView() const { return race_view_; }
   RunListModel* runs() const { return runs_; }
   TunerView* tunerView() const { return tuner_; }
+  PipelineView* pipelineView() const { return pipeline_view_; }
+  SweepView* sweepView() const { return sweep_view_; }
+  DumpInspectorView* dumpInspector() const { return dump_inspector_; }
   // The request the generation panel, the model bar and the spec controls describe.
   GenerationRequest currentRequest() const;
   // Generates with `request` as given (the tuner's settings): the same checks,
@@ -73,10 +79,15 @@ class MainWindow : public QMainWindow {
   bool startGenerationWith(const GenerationRequest& request);
   QTableView* runTable() const { return run_table_; }
 
+  // Shows the dump inspector's dock and opens `path` in it (false and the
+  // reason on the view for a bad file).
+  bool openDump(const QString& path);
+
   // Adds an analysis view as a dock (listed in the View menu).
   QDockWidget* addView(const QString& object_name, const QString& title, QWidget* view,
                        Qt::DockWidgetArea area);
   QDockWidget* dock(const QString& object_name) const;
+  void raiseDock(const QString& object_name);  // shows it and brings its tab forward
 
   QString statusTokensPerSecondText() const;
   // Speculative runs: "mean accepted … per pass · … tokens per pass · … steps".
@@ -162,6 +173,9 @@ class MainWindow : public QMainWindow {
   TimelineView* timeline_view_ = nullptr;
   RaceView* race_view_ = nullptr;
   TunerView* tuner_ = nullptr;
+  PipelineView* pipeline_view_ = nullptr;
+  SweepView* sweep_view_ = nullptr;
+  DumpInspectorView* dump_inspector_ = nullptr;
   RunListModel* runs_ = nullptr;
   QTableView* run_table_ = nullptr;
   QLabel* run_header_ = nullptr;

@@ -8,7 +8,7 @@
 
 namespace sm::ui {
 
-void install_dump_inspector(MainWindow& w) {
+DumpInspectorView* install_dump_inspector(MainWindow& w) {
   auto* view = new DumpInspectorView(&w);
   view->setPromptSource([&w] {
     DumpJobRequest r;
@@ -20,7 +20,7 @@ void install_dump_inspector(MainWindow& w) {
     return r;
   });
   w.addView(QStringLiteral("dumpInspectorDock"), MainWindow::tr("Dump inspector"), view, Qt::RightDockWidgetArea);
-
+  return view;
 }
 
 }  // namespace sm::ui

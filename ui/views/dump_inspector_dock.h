@@ -9,6 +9,6 @@ namespace sm::ui {
 class DumpInspectorView;
 class MainWindow;
 
-void install_dump_inspector(MainWindow& w);
+DumpInspectorView* install_dump_inspector(MainWindow& w);
 
 }  // namespace sm::ui

@@ -8,7 +8,7 @@
 
 namespace sm::ui {
 
-void install_pipeline_view(MainWindow& w) {
+PipelineView* install_pipeline_view(MainWindow& w) {
   auto* view = new PipelineView;
   w.addView(QStringLiteral("pipelineDock"), MainWindow::tr("Pipeline"), view, Qt::BottomDockWidgetArea);
   view->setRun(w.currentRun());
@@ -19,6 +19,7 @@ void install_pipeline_view(MainWindow& w) {
   });
   QObject::connect(&w, &MainWindow::currentStepChanged, view, &PipelineView::setStep);
   QObject::connect(view, &PipelineView::stepSelected, &w, &MainWindow::selectStep);
+  return view;
 }
 
 }  // namespace sm::ui

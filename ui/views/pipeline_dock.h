@@ -6,8 +6,9 @@
 namespace sm::ui {
 
 class MainWindow;
+class PipelineView;
 
 // The view is the dock's widget: w.dock("pipelineDock")->widget() is a PipelineView.
-void install_pipeline_view(MainWindow& w);
+PipelineView* install_pipeline_view(MainWindow& w);
 
 }  // namespace sm::ui

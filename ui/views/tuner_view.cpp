@@ -420,6 +420,22 @@ void TunerView::setHeldout(const QString& path, qint64 bytes) {
 
 void TunerView::setTargetOnly(bool on) { target_only_->setChecked(on); }
 
+void TunerView::setPlatform(const QString& platform) { platform_->setCurrentText(platform); }
+
+void TunerView::loadSettings(const QVariantMap& m) {
+  // An empty text means the sweep left that axis at its default: keep the field.
+  auto text = [&m](const char* key) { return m.value(QLatin1String(key)).toString().trimmed(); };
+  auto has = [&m](const char* key) { return m.contains(QLatin1String(key)); };
+  if (!text("tree").isEmpty()) setTree(text("tree"));
+  if (!text("verify").isEmpty()) verify_->setCurrentText(text("verify"));
+  if (has("tile")) tile_->setValue(m.value(QStringLiteral("tile")).toInt());
+  if (!text("backtrack").isEmpty()) backtrack_->setCurrentText(text("backtrack"));
+  if (has("budget") && m.value(QStringLiteral("budget")).toLongLong() > 0)
+    budget_->setValue(int(std::min<qint64>(m.value(QStringLiteral("budget")).toLongLong(), budget_->maximum())));
+  if (!text("preset").isEmpty()) setQuantPreset(text("preset"));
+  if (!text("platform").isEmpty()) setPlatform(text("platform"));
+}
+
 void TunerView::onTreeTextChanged() {
   if (!syncing_) {
     try {

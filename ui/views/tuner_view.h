@@ -12,6 +12,7 @@
 //    run lands in the run list, and the delta table compares it with the
 //    run before it; quantization and bits-per-byte progress, and Cancel.
 // Every field is checked with core's parsers; a problem names the field.
+#include <QVariantMap>
 #include <QWidget>
 
 #include <memory>
@@ -70,6 +71,10 @@ class TunerView : public QWidget {
   void setDesign(const QString& platform, int tile_rows, int tile_cols, int ssm_par, double clock_mhz);
   void setHeldout(const QString& path, qint64 bytes);
   void setTargetOnly(bool on);
+  void setPlatform(const QString& platform);
+  // Loads the keys present of {"tree", "verify", "tile", "backtrack",
+  // "budget", "preset", "platform"} (a sweep point's settings); others stay.
+  void loadSettings(const QVariantMap& settings);
 
   WhatIfModel* whatIf() const { return what_if_; }
   RunDeltaModel* deltas() const { return deltas_; }

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ui/views/view_snapshots.h"
 
+#include "core/io/error.h"
+#include "ui/views/dump_inspector_view.h"
+
 #include <QApplication>
+#include <QElapsedTimer>
 #include <QDir>
 #include <QDockWidget>
 #include <QFile>
@@ -10,7 +14,6 @@
 #include <QSaveFile>
 #include <QScrollArea>
 
-#include "core/io/error.h"
 #include "ui/latency_chart.h"
 #include "ui/main_window.h"
 
@@ -22,6 +25,7 @@ QStringList save_view_snapshots(MainWindow& w, const QString& dir, const QJsonOb
     const char* name;
     const char* dock;  // null: not a dock
     QWidget* widget;
+    bool wide = false;  // a chart or table that needs room: grabbed floating at 1400 x 760
   };
   // The whole window first, in the layout the user sees, before tabs are raised.
   const std::vector<Shot> shots = {
@@ -30,11 +34,14 @@ QStringList save_view_snapshots(MainWindow& w, const QString& dir, const QJsonOb
       {"token_tree", "tokenTreeDock", nullptr},
       {"fifo", "fifoDock", nullptr},
       {"backtracking", "backtrackDock", nullptr},
-      {"timeline", "timelineDock", nullptr},
-      {"tokens_per_step", "latencyDock", nullptr},
-      {"runs", "runsDock", nullptr},
+      {"timeline", "timelineDock", nullptr, true},
+      {"tokens_per_step", "latencyDock", nullptr, true},
+      {"runs", "runsDock", nullptr, true},
       {"race", "raceDock", nullptr},
       {"tuner", "tunerDock", nullptr},
+      {"pipeline", "pipelineDock", nullptr, true},
+      {"sweep", "sweepDock", nullptr, true},
+      {"dump_inspector", "dumpInspectorDock", nullptr, true},
   };
   QStringList names;
   for (const Shot& s : shots) {
@@ -49,8 +56,27 @@ QStringList save_view_snapshots(MainWindow& w, const QString& dir, const QJsonOb
     // Let the raised tab lay out and paint before it is grabbed.
     for (int i = 0; i < 3; ++i) QApplication::processEvents();
     if (s.dock && QString::fromLatin1(s.dock) == QLatin1String("latencyDock")) w.latencyChart()->replotNow();
+    // An open dump is read in a worker: grab it once its tensor is drawn.
+    if (s.dock && QString::fromLatin1(s.dock) == QLatin1String("dumpInspectorDock") && w.dumpInspector()) {
+      QElapsedTimer waited;
+      waited.start();
+      while (w.dumpInspector()->worker()->tensorBusy() && waited.elapsed() < 20000)
+        QApplication::processEvents(QEventLoop::AllEvents, 50);
+      for (int i = 0; i < 3; ++i) QApplication::processEvents();
+    }
+    // A wide view squeezed by the layout (the bottom row is 280 px high) is
+    // grabbed floating at a readable size, as a user would undock it, then put back.
+    QDockWidget* floated = nullptr;
+    if (s.dock && s.wide && (target->height() < 700 || target->width() < 1200)) {
+      floated = w.dock(QString::fromLatin1(s.dock));
+      floated->setFloating(true);
+      floated->resize(1400, 760);
+      for (int i = 0; i < 5; ++i) QApplication::processEvents();
+    }
     const QString path = QDir(dir).filePath(QString::fromLatin1(s.name) + QStringLiteral(".png"));
-    if (!target->grab().save(path)) fail(path.toStdString(), "cannot write the screenshot");
+    const bool saved = target->grab().save(path);
+    if (floated) floated->setFloating(false);
+    if (!saved) fail(path.toStdString(), "cannot write the screenshot");
     names << QString::fromLatin1(s.name);
   }
   QJsonObject report = extra;
