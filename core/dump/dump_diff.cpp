@@ -65,7 +65,51 @@ double abs_diff(float a, float b) {
   return std::abs(double(a) - double(b));
 }
 
+const std::string kUnrot = kDumpUnrotatedSuffix;
+
+bool ends_with(const std::string& s, const std::string& t) {
+  return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
+}
+
+// A rotated model's tensors that only exist in the rotated basis: the
+// residual stream (folded offline) and out_proj's rotated input.
+bool rotated_basis_only(const std::string& name, bool gnorm_folded = false) {
+  const std::string base = dump_base_name(name);
+  const size_t slash = base.rfind('/');
+  const std::string leaf = slash == std::string::npos ? base : base.substr(slash + 1);
+  if (leaf == "hidden_in" || leaf == "in_proj_in" || leaf == "mixer_out") return true;
+  if (leaf == "out_proj_in" && gnorm_folded) return true;
+  return leaf == "out_proj_in" && !ends_with(name, kUnrot);  // codes and exponent are of the rotated row
+}
+
+// Mamba-2 folds its gated-norm weight into out_proj when rotating (gnorm' = 1,
+// core/quant/rotation_fold.h), so out_proj_in_unrotated is out_proj_in divided
+// by that weight per channel: no counterpart either. Mamba-1 has no gated norm.
+bool gated_norm_folded(const DumpReader& r) {
+  const auto j = nlohmann::json::parse(r.attributes().config, nullptr, false);
+  return !(j.is_object() && j.contains("arch") && j["arch"] == "mamba1");
+}
+
 }  // namespace
+
+std::string diff_counterpart(const DumpReader& a, const DumpReader& b, const std::string& name) {
+  const bool ra = a.attributes().rotation, rb = b.attributes().rotation;
+  if (ra == rb) return b.has(name) ? name : std::string();
+  if (ends_with(dump_base_name(name), "/out_proj_in") && gated_norm_folded(a)) return {};
+  if (rotated_basis_only(name)) {
+    if (ra) return {};  // a's rotated-basis tensor
+    // a is unrotated: its out_proj_in meets b's out_proj_in_unrotated; its residual stream has no match.
+    if (dump_base_name(name) == name && ends_with(name, "/out_proj_in") && b.has(name + kUnrot))
+      return name + kUnrot;
+    return {};
+  }
+  // a rotated: its out_proj_in_unrotated meets b's out_proj_in.
+  if (ra && ends_with(name, "/out_proj_in" + kUnrot)) {
+    const std::string plain = name.substr(0, name.size() - kUnrot.size());
+    return b.has(plain) ? plain : std::string();
+  }
+  return b.has(name) ? name : std::string();
+}
 
 RowMatch match_rows(const DumpReader& a, const DumpReader& b) {
   const std::vector<int64_t> pa = a.token_index(), pb = b.token_index();
@@ -85,15 +129,21 @@ RowMatch match_rows(const DumpReader& a, const DumpReader& b) {
 
 void read_diff_rows(const DumpReader& a, const DumpReader& b, const RowMatch& m, const std::string& name,
                     int64_t i0, int64_t n, float* out) {
+  const std::string name_b = diff_counterpart(a, b, name);
+  if (name_b.empty())
+    fail(a.path() + " vs " + b.path(), name + " has no counterpart in " + b.path() +
+                                           (a.attributes().rotation != b.attributes().rotation
+                                                ? " (one dump is rotated: this tensor is in the rotated basis)"
+                                                : ""));
   const int64_t cols = a.info(name).cols();
-  if (b.info(name).cols() != cols)
+  if (b.info(name_b).cols() != cols)
     fail(a.path() + " vs " + b.path(), name + " has " + std::to_string(cols) + " vs " +
-                                           std::to_string(b.info(name).cols()) + " columns");
+                                           std::to_string(b.info(name_b).cols()) + " columns");
   if (i0 < 0 || n < 0 || i0 + n > static_cast<int64_t>(m.positions.size()))
     fail(a.path() + " vs " + b.path(), "matched rows out of range");
   std::vector<float> vb(static_cast<size_t>(n * cols));
   read_rows(a, name, m.row_a, i0, n, cols, out);
-  read_rows(b, name, m.row_b, i0, n, cols, vb.data());
+  read_rows(b, name_b, m.row_b, i0, n, cols, vb.data());
   for (size_t i = 0; i < vb.size(); ++i) out[i] -= vb[i];
 }
 
@@ -106,23 +156,51 @@ DumpDiff diff_dumps(const DumpReader& a, const DumpReader& b, const DumpDiffOpti
   out.positions = static_cast<int64_t>(m.positions.size());
 
   // Common datasets in run order: by layer, then the reader's order within it.
+  out.bases_differ = a.attributes().rotation != b.attributes().rotation;
+  const bool folded = gated_norm_folded(a);
   std::vector<DumpDatasetInfo> common;
+  std::vector<std::string> partner;  // common[k]'s name in b
+  std::vector<std::string> used_b;
   for (const auto& d : a.datasets()) {
     if (dump_is_ids(d)) continue;
-    if (!b.has(d.name)) {
-      out.only_a.push_back(d.name);
+    const std::string nb = diff_counterpart(a, b, d.name);
+    if (nb.empty()) {
+      if (out.bases_differ && a.attributes().rotation && rotated_basis_only(d.name, folded))
+        out.other_basis.push_back(d.name);
+      else if (!(out.bases_differ && rotated_basis_only(d.name, folded) && b.has(d.name)))
+        out.only_a.push_back(d.name);  // (else a is unrotated and b's tensor of that name is listed from b's side)
       continue;
     }
-    const auto db = b.info(d.name);
+    const auto db = b.info(nb);
     if (db.cols() != d.cols())
       fail(a.path() + " vs " + b.path(), d.name + " has " + std::to_string(d.cols()) + " vs " +
                                              std::to_string(db.cols()) + " columns");
     common.push_back(d);
+    partner.push_back(nb);
+    used_b.push_back(nb);
   }
-  for (const auto& d : b.datasets())
-    if (!dump_is_ids(d) && !a.has(d.name)) out.only_b.push_back(d.name);
-  std::stable_sort(common.begin(), common.end(),
-                   [](const auto& x, const auto& y) { return layer_of(x.name) < layer_of(y.name); });
+  for (const auto& d : b.datasets()) {
+    if (dump_is_ids(d) || std::find(used_b.begin(), used_b.end(), d.name) != used_b.end()) continue;
+    if (out.bases_differ && b.attributes().rotation && rotated_basis_only(d.name, folded))
+      out.other_basis.push_back(d.name);
+    else if (!(out.bases_differ && rotated_basis_only(d.name, folded) && a.has(d.name)))
+      out.only_b.push_back(d.name);
+  }
+  {
+    // Keep partner aligned with common through the sort.
+    std::vector<size_t> order(common.size());
+    for (size_t k = 0; k < order.size(); ++k) order[k] = k;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t x, size_t y) { return layer_of(common[x].name) < layer_of(common[y].name); });
+    std::vector<DumpDatasetInfo> c2;
+    std::vector<std::string> p2;
+    for (size_t k : order) {
+      c2.push_back(common[k]);
+      p2.push_back(partner[k]);
+    }
+    common.swap(c2);
+    partner.swap(p2);
+  }
 
   const std::vector<int32_t> ta = a.tokens(), tb = b.tokens();
   for (int64_t p : m.positions) {
@@ -137,6 +215,7 @@ DumpDiff diff_dumps(const DumpReader& a, const DumpReader& b, const DumpDiffOpti
   for (size_t k = 0; k < common.size(); ++k) {
     DatasetDiff dd;
     dd.name = common[k].name;
+    dd.name_b = partner[k];
     const int l = layer_of(dd.name);
     dd.layer = l == INT_MAX ? -1 : l;
     dd.rows = out.positions;
@@ -158,7 +237,7 @@ DumpDiff diff_dumps(const DumpReader& a, const DumpReader& b, const DumpDiffOpti
       va.resize(static_cast<size_t>(n * cols));
       vb.resize(va.size());
       read_rows(a, dd.name, m.row_a, i0, n, cols, va.data());
-      read_rows(b, dd.name, m.row_b, i0, n, cols, vb.data());
+      read_rows(b, dd.name_b, m.row_b, i0, n, cols, vb.data());
       for (int64_t i = 0; i < n; ++i)
         for (int64_t c = 0; c < cols; ++c) {
           const float x = va[i * cols + c], y = vb[i * cols + c];

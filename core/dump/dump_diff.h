@@ -16,6 +16,14 @@
 // layer by layer, but a row's result does not depend on the batching.)
 // Rows are matched by sequence position (/token_index), so dumps with
 // different token filters compare on the positions they share.
+//
+// A rotated and an unrotated dump (rotation attribute) are compared in the
+// unrotated basis: the rotated one's out_proj_in_unrotated against the
+// other's out_proj_in (Mamba-1; Mamba-2 folds its gated-norm weight into
+// out_proj when rotating, so neither out_proj_in form matches there). Its
+// residual-stream tensors (hidden_in, in_proj_in, mixer_out, their codes and
+// exponents) and its rotated out_proj_in have no unrotated form in the dump;
+// they are listed in `other_basis`, not compared.
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -31,7 +39,8 @@ struct DumpDiffOptions {
 };
 
 struct DatasetDiff {
-  std::string name;       // "/layers/3/conv_out", "/logits"
+  std::string name;       // "/layers/3/conv_out", "/logits" (in dump a)
+  std::string name_b;     // its counterpart in b: the same name, or out_proj_in[_unrotated] across bases
   int layer = -1;         // -1 for /logits
   int64_t rows = 0;       // rows compared (common positions)
   int64_t cols = 0;
@@ -46,6 +55,10 @@ struct DatasetDiff {
 struct DumpDiff {
   std::vector<DatasetDiff> datasets;   // common datasets in run order
   std::vector<std::string> only_a, only_b;  // datasets in one dump only
+  // Rotated vs unrotated: the rotated dump's tensors in the rotated basis
+  // (its names), not compared. Empty when both share a basis.
+  std::vector<std::string> other_basis;
+  bool bases_differ = false;
   int64_t positions = 0;               // common positions compared
   int64_t first_token_mismatch = -1;   // first position whose token ids differ
   // The first difference in run order (see above); -1 / empty when none.
@@ -73,8 +86,13 @@ struct RowMatch {
 };
 RowMatch match_rows(const DumpReader& a, const DumpReader& b);
 
-// Reads n matched rows starting at match index i0 of dataset `name` from
-// both dumps into out = a - b ([n][cols]).
+// The dataset of b that a's `name` is compared with: `name` itself when both
+// dumps share a basis (empty if b lacks it); across bases see above (empty
+// for a tensor in the rotated basis).
+std::string diff_counterpart(const DumpReader& a, const DumpReader& b, const std::string& name);
+
+// Reads n matched rows starting at match index i0 of dataset `name` of a and
+// its counterpart in b (diff_counterpart) into out = a - b ([n][cols]).
 void read_diff_rows(const DumpReader& a, const DumpReader& b, const RowMatch& m, const std::string& name,
                     int64_t i0, int64_t n, float* out);
 

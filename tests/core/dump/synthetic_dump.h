@@ -40,6 +40,8 @@ struct SyntheticDump {
   sm::ModelConfig cfg = synthetic_config();
   bool codes = true;  // out_proj_in_codes / _exponent (4 bits, group 8)
   Plant plant;
+  bool rotation = false;        // the dump's rotation attribute
+  bool unrotated_twin = true;   // write out_proj_in_unrotated
 };
 
 // hidden_in [T, D], conv_out [T, E], out_proj_in_unrotated / out_proj_in [T, E]
@@ -48,6 +50,7 @@ inline void write_synthetic_dump(const std::string& path, const SyntheticDump& s
   sm::DumpOptions o;
   o.tokens = sm::IndexFilter::parse(s.token_filter, "tokens");
   o.model = "synthetic";
+  o.rotation = s.rotation;
   sm::DumpWriter w(path, s.cfg, o);
   const int64_t D = s.cfg.d_model, E = s.cfg.d_inner;
   const struct {
@@ -62,6 +65,7 @@ inline void write_synthetic_dump(const std::string& path, const SyntheticDump& s
     for (int l = 0; l < s.cfg.n_layer; ++l) {
       if (!w.wants(l, t0, n)) continue;
       for (int k = 0; k < 5; ++k) {
+        if (k == 2 && !s.unrotated_twin) continue;
         const int64_t cols = tensors[k].cols;
         std::vector<float> v(static_cast<size_t>(n * cols));
         for (int64_t r = 0; r < n; ++r)

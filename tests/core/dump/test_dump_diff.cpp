@@ -5,6 +5,7 @@
 // position across token filters; other shapes and foreign files are errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <string>
 
@@ -176,4 +177,70 @@ TEST(DumpDiff, CancelStopsEarlyWithPartialFigures) {
   std::atomic<bool> cancel{true};
   const sm::DumpDiff d = sm::diff_dumps(a, a, {}, &cancel);
   EXPECT_TRUE(d.cancelled);
+}
+
+// A rotated dump against an unrotated one: the residual stream (and the
+// rotated out_proj_in) are in another basis and not compared; Mamba-1 compares
+// out_proj_in with the rotated dump's out_proj_in_unrotated; the first
+// difference is the planted one, not the basis change at token 0.
+TEST(DumpDiff, RotatedAgainstUnrotatedComparesInOneBasis) {
+  for (const sm::Arch arch : {sm::Arch::Mamba1, sm::Arch::Mamba2}) {
+    TempDir tmp;
+    SyntheticDump plain;
+    plain.cfg.arch = arch;
+    plain.unrotated_twin = false;
+    plain.codes = false;
+    write_synthetic_dump(tmp.file("plain.h5"), plain);
+    SyntheticDump rot = plain;
+    rot.rotation = true;
+    rot.unrotated_twin = true;
+    rot.plant = [](int64_t t, int l, const std::string& name, int64_t c, float v) {
+      if (name == "hidden_in" || name == "mixer_out" || name == "out_proj_in") return -2 * v;  // another basis
+      if (name == "out_proj_in_unrotated") return sm_test::synthetic_value(t, l, 3, c);  // = plain's out_proj_in
+      return t == 40 && l == 2 && name == "conv_out" && c == 5 ? v + 0.5f : v;
+    };
+    write_synthetic_dump(tmp.file("rot.h5"), rot);
+    const sm::DumpReader a(tmp.file("plain.h5")), b(tmp.file("rot.h5"));
+    for (const bool swap : {false, true}) {
+      const sm::DumpDiff d = swap ? sm::diff_dumps(b, a) : sm::diff_dumps(a, b);
+      EXPECT_TRUE(d.bases_differ);
+      ASSERT_TRUE(d.differs());
+      EXPECT_EQ(d.first_position, 40);
+      EXPECT_EQ(d.first_layer, 2);
+      EXPECT_EQ(d.first_dataset, "/layers/2/conv_out");
+      EXPECT_TRUE(d.only_a.empty());
+      EXPECT_TRUE(d.only_b.empty());
+      auto listed = [&d](const std::string& n) {
+        return std::find(d.other_basis.begin(), d.other_basis.end(), n) != d.other_basis.end();
+      };
+      EXPECT_TRUE(listed("/layers/0/hidden_in"));
+      EXPECT_TRUE(listed("/layers/3/mixer_out"));
+      EXPECT_TRUE(listed("/layers/1/out_proj_in"));
+      if (arch == sm::Arch::Mamba1) {
+        // 4 layers x (conv_out + out_proj_in); the pair matches exactly.
+        EXPECT_EQ(d.datasets.size(), 8u);
+        const sm::DatasetDiff& x = find(d, swap ? "/layers/1/out_proj_in_unrotated" : "/layers/1/out_proj_in");
+        EXPECT_EQ(x.name_b, swap ? "/layers/1/out_proj_in" : "/layers/1/out_proj_in_unrotated");
+        EXPECT_EQ(x.max_abs, 0.0);
+        EXPECT_FALSE(listed("/layers/1/out_proj_in_unrotated"));
+      } else {
+        // Mamba-2 folds the gated-norm weight away: only conv_out is comparable.
+        EXPECT_EQ(d.datasets.size(), 4u);
+        EXPECT_TRUE(listed("/layers/1/out_proj_in_unrotated"));
+      }
+      // The diff heatmap's reader follows the same pairing, and names a tensor it cannot pair.
+      const sm::RowMatch m = swap ? sm::match_rows(b, a) : sm::match_rows(a, b);
+      std::vector<float> out(static_cast<size_t>(3 * 32));
+      if (arch == sm::Arch::Mamba1) {
+        const std::string n = swap ? "/layers/0/out_proj_in_unrotated" : "/layers/0/out_proj_in";
+        swap ? sm::read_diff_rows(b, a, m, n, 0, 3, out.data()) : sm::read_diff_rows(a, b, m, n, 0, 3, out.data());
+        for (float v : out) EXPECT_EQ(v, 0.0f);
+      }
+      const std::string msg = error_of([&] {
+        swap ? sm::read_diff_rows(b, a, m, "/layers/0/hidden_in", 0, 3, out.data())
+             : sm::read_diff_rows(a, b, m, "/layers/0/hidden_in", 0, 3, out.data());
+      });
+      EXPECT_NE(msg.find("rotated basis"), std::string::npos) << msg;
+    }
+  }
 }
