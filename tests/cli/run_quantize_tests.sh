@@ -39,6 +39,23 @@ e=$("$BIN" generate "$T" --prompt "And God said" -n 24 --json | json_get 'd["ids
 expect_ok "agree quantized draft vs quantized target" "." "$BIN" agree "$TMP/t4" --draft "$TMP/d4" --text "$TMP/held.txt" --k 4
 expect_ok "bench-spec" "." "$BIN" bench-spec "$TMP/t4" --draft "$TMP/d4" -n 16 --trees 1,1 --repeats 1
 
+# dump-diff: fp32 against itself, against its rotated w4a4 (one basis), bad input.
+"$BIN" generate "$T" --prompt "And God said" -n 6 --dump "$TMP/f1.h5" >/dev/null 2>&1 || bad "dump f1"
+"$BIN" generate "$T" --prompt "And God said" -n 6 --dump "$TMP/f2.h5" >/dev/null 2>&1 || bad "dump f2"
+"$BIN" generate "$TMP/t4" --prompt "And God said" -n 6 --dump "$TMP/q4.h5" >/dev/null 2>&1 || bad "dump q4"
+expect_ok "dump-diff of equal runs" "no difference beyond 0" "$BIN" dump-diff "$TMP/f1.h5" "$TMP/f2.h5"
+out=$("$BIN" dump-diff "$TMP/f1.h5" "$TMP/q4.h5" --json)
+[[ $(json_get 'd["differs"] and d["bases_differ"] and d["first"]["layer"] == 0 and d["first"]["dataset"] == "/layers/0/in_proj_out" and "/layers/0/hidden_in" in d["other_basis"] and all(x["name"] != "/layers/0/hidden_in" for x in d["datasets"])' <<<"$out") == True ]] && ok ||
+  bad "dump-diff fp32 vs rotated w4a4 compares in one basis: $(head -c 400 <<<"$out")"
+expect_ok "dump-diff text names the rotation" "not compared \(rotated basis\): hidden_in, in_proj_in" "$BIN" dump-diff "$TMP/q4.h5" "$TMP/f1.h5"
+out=$("$BIN" dump-diff "$TMP/f1.h5" "$TMP/q4.h5" --tol 1e9 --json)
+[[ $(json_get 'not d["differs"] and d["first"] is None' <<<"$out") == True ]] && ok || bad "dump-diff --tol 1e9: nothing beyond"
+"$BIN" generate "$D" --prompt "And God said" -n 6 --dump "$TMP/dd.h5" >/dev/null 2>&1 || bad "dump dd"
+expect_rc "dump-diff of different shapes" 1 "different model shapes" "$BIN" dump-diff "$TMP/f1.h5" "$TMP/dd.h5"
+expect_rc "dump-diff of a missing file" 1 "$TMP/none.h5: no such file" "$BIN" dump-diff "$TMP/f1.h5" "$TMP/none.h5"
+expect_rc "dump-diff of a text file" 1 "$TMP/held.txt" "$BIN" dump-diff "$TMP/f1.h5" "$TMP/held.txt"
+expect_rc "dump-diff negative --tol" 2 "tol" "$BIN" dump-diff "$TMP/f1.h5" "$TMP/f2.h5" --tol -1
+
 # Bad input: clear messages, the right exit codes, nothing overwritten.
 expect_rc "group 128 does not divide d_model 192" 1 "does not divide d_model 192 \(try --group 64\)" \
   "$BIN" quantize "$T" --preset w4a4 --group 128 --out "$TMP/x"
