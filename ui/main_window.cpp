@@ -13,6 +13,7 @@
 #include <QInputDialog>
 #include <QKeySequence>
 #include <QLabel>
+#include <QLayout>
 #include <QMenu>
 #include <QMenuBar>
 #include <QPushButton>
@@ -201,13 +202,13 @@ void MainWindow::setupViews() {
   QDockWidget* list = addView(QStringLiteral("runsDock"), tr("Runs"), runs_box, Qt::BottomDockWidgetArea);
   QDockWidget* race = addView(QStringLiteral("raceDock"), tr("Demo race"), race_view_, Qt::RightDockWidgetArea);
   QDockWidget* tuner = addView(QStringLiteral("tunerDock"), tr("Tuner"), tuner_, Qt::RightDockWidgetArea);
+  pipeline_view_ = install_pipeline_view(*this);
+  sweep_view_ = install_sweep_view(*this);
+  dump_inspector_ = install_dump_inspector(*this);
   tabifyDockWidget(tree, fifo);
   tabifyDockWidget(fifo, back);
   tabifyDockWidget(back, race);
   tabifyDockWidget(race, tuner);
-  pipeline_view_ = install_pipeline_view(*this);
-  sweep_view_ = install_sweep_view(*this);
-  dump_inspector_ = install_dump_inspector(*this);
   tabifyDockWidget(tuner, dock(QStringLiteral("dumpInspectorDock")));
   tree->raise();
   tabifyDockWidget(latency_dock_, timeline);
@@ -217,6 +218,12 @@ void MainWindow::setupViews() {
   latency_dock_->raise();
   resizeDocks({tree}, {620}, Qt::Horizontal);
   resizeDocks({latency_dock_}, {280}, Qt::Vertical);
+  // Each tabify call lays the window out with the docks not yet tabbed still
+  // side by side and sets that sum (1573 px with eleven docks) as the
+  // window's minimum; the window then could not be made smaller than that.
+  // Lay out again now that every group is tabbed.
+  layout()->invalidate();
+  layout()->activate();
 
   // Linked selection: any view picks the step, every other follows.
   connect(tree_view_, &TokenTreeView::stepSelected, this, &MainWindow::selectStep);
@@ -284,10 +291,19 @@ void MainWindow::setupMenus() {
 }
 
 QDockWidget* MainWindow::addView(const QString& object_name, const QString& title, QWidget* view,
-                                 Qt::DockWidgetArea area) {
+                                 Qt::DockWidgetArea area, bool scrolls) {
   auto* dock = new QDockWidget(title, this);
   dock->setObjectName(object_name);
-  dock->setWidget(view);
+  if (scrolls) {
+    auto* scroll = new QScrollArea(dock);
+    scroll->setObjectName(object_name + QStringLiteral("Scroll"));
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setWidget(view);
+    dock->setWidget(scroll);
+  } else {
+    dock->setWidget(view);
+  }
   addDockWidget(area, dock);
   view_menu_->addAction(dock->toggleViewAction());
   return dock;

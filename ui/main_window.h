@@ -83,9 +83,11 @@ class MainWindow : public QMainWindow {
   // reason on the view for a bad file).
   bool openDump(const QString& path);
 
-  // Adds an analysis view as a dock (listed in the View menu).
+  // Adds an analysis view as a dock (listed in the View menu). With
+  // `scrolls` the view sits in a scroll area: below its least size the dock
+  // scrolls instead of forcing the window larger than a small screen.
   QDockWidget* addView(const QString& object_name, const QString& title, QWidget* view,
-                       Qt::DockWidgetArea area);
+                       Qt::DockWidgetArea area, bool scrolls = false);
   QDockWidget* dock(const QString& object_name) const;
   void raiseDock(const QString& object_name);  // shows it and brings its tab forward
 

@@ -14,6 +14,7 @@
 #include <QLineEdit>
 #include <QMenu>
 #include <QProcess>
+#include <QScrollArea>
 #include <QSet>
 #include <QSignalSpy>
 #include <QSpinBox>
@@ -69,6 +70,7 @@ class TestStudioViews : public QObject {
   void openDumpNamesABadFile();
   void screenshotViewsWriteThePartTwoViews();
   void screenshotViewsStopOnABadDump();
+  void windowFitsASmallScreen();
 
  private:
   QTemporaryDir tmp_;
@@ -104,9 +106,9 @@ void TestStudioViews::docksAreInstalled() {
   MainWindow w(nullptr, false);
   for (const char* name : {"pipelineDock", "sweepDock", "dumpInspectorDock", "tunerDock"})
     QVERIFY2(w.dock(QString::fromLatin1(name)), name);
-  QCOMPARE(w.dock(QStringLiteral("pipelineDock"))->widget(), static_cast<QWidget*>(w.pipelineView()));
-  QCOMPARE(w.dock(QStringLiteral("sweepDock"))->widget(), static_cast<QWidget*>(w.sweepView()));
-  QCOMPARE(w.dock(QStringLiteral("dumpInspectorDock"))->widget(), static_cast<QWidget*>(w.dumpInspector()));
+  QVERIFY(w.dock(QStringLiteral("pipelineDock"))->isAncestorOf(w.pipelineView()));
+  QVERIFY(w.dock(QStringLiteral("sweepDock"))->isAncestorOf(w.sweepView()));
+  QVERIFY(w.dock(QStringLiteral("dumpInspectorDock"))->isAncestorOf(w.dumpInspector()));
   // Each is listed in the View menu.
   QStringList titles;
   for (QAction* a : w.viewMenu()->actions()) titles << a->text();
@@ -200,6 +202,30 @@ void TestStudioViews::screenshotViewsStopOnABadDump() {
   QCOMPARE(p.exitCode(), 1);
   QVERIFY2(log.contains(QStringLiteral("missing.h5")), qPrintable(log));
   QVERIFY(!QFileInfo::exists(QDir(dir).filePath(QStringLiteral("report.json"))));
+}
+
+// 900 x 600 (a projector, a laptop with the docks open): the docks' least
+// sizes must not force the window wider or taller than that.
+void TestStudioViews::windowFitsASmallScreen() {
+  for (const QSize size : {QSize(640, 480), QSize(900, 600)}) {
+    MainWindow w(nullptr, false);
+    QVERIFY(w.openDump(dump_));
+    QVERIFY(w.sweepView()->openResults(sweep_));
+    w.resize(size);
+    w.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    QCOMPARE(w.size(), size);
+    // Every dock of the new views is usable: its view gets at least its least
+    // size (scrolling) or the space of the dock.
+    for (const char* name : {"sweepDock", "pipelineDock", "dumpInspectorDock"}) {
+      QDockWidget* d = w.dock(QString::fromLatin1(name));
+      d->raise();
+      QApplication::processEvents();
+      QWidget* view = qobject_cast<QScrollArea*>(d->widget())->widget();
+      QVERIFY2(view->width() >= std::min(view->minimumSizeHint().width(), d->width() - 4), name);
+      QVERIFY2(view->height() >= std::min(view->minimumSizeHint().height(), d->height() - 30), name);
+    }
+  }
 }
 
 QTEST_MAIN(TestStudioViews)

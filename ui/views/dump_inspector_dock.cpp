@@ -19,7 +19,7 @@ DumpInspectorView* install_dump_inspector(MainWindow& w) {
     if (w.generationPanel()) r.prompt = w.generationPanel()->prompt();
     return r;
   });
-  w.addView(QStringLiteral("dumpInspectorDock"), MainWindow::tr("Dump inspector"), view, Qt::RightDockWidgetArea);
+  w.addView(QStringLiteral("dumpInspectorDock"), MainWindow::tr("Dump inspector"), view, Qt::RightDockWidgetArea, true);
   return view;
 }
 

@@ -10,7 +10,7 @@ namespace sm::ui {
 
 PipelineView* install_pipeline_view(MainWindow& w) {
   auto* view = new PipelineView;
-  w.addView(QStringLiteral("pipelineDock"), MainWindow::tr("Pipeline"), view, Qt::BottomDockWidgetArea);
+  w.addView(QStringLiteral("pipelineDock"), MainWindow::tr("Pipeline"), view, Qt::BottomDockWidgetArea, true);
   view->setRun(w.currentRun());
   view->setStep(w.currentStep());
   QObject::connect(&w, &MainWindow::currentRunChanged, view, [view, &w] {

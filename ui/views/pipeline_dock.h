@@ -8,7 +8,7 @@ namespace sm::ui {
 class MainWindow;
 class PipelineView;
 
-// The view is the dock's widget: w.dock("pipelineDock")->widget() is a PipelineView.
+// The view (also MainWindow::pipelineView()) scrolls inside the dock below its least size.
 PipelineView* install_pipeline_view(MainWindow& w);
 
 }  // namespace sm::ui

@@ -30,7 +30,7 @@ QString window_draft(const MainWindow& w) {
 SweepView* install_sweep_view(MainWindow& w) {
   auto* view = new SweepView;
   view->setDefaultModels(window_target(w), window_draft(w));
-  w.addView(QStringLiteral("sweepDock"), QObject::tr("Sweep"), view, Qt::BottomDockWidgetArea);
+  w.addView(QStringLiteral("sweepDock"), QObject::tr("Sweep"), view, Qt::BottomDockWidgetArea, true);
   // A field the user has not edited follows the window's models.
   QObject::connect(&w, &MainWindow::modelLoadFinished, view, [view, &w](bool ok) {
     if (ok) view->setDefaultModels(window_target(w), window_draft(w));

@@ -391,7 +391,7 @@ QWidget* SweepView::buildResults() {
   }
 
   plot_ = new QCustomPlot(w);
-  plot_->setMinimumSize(200, 140);
+  plot_->setMinimumSize(160, 64);  // the dock may be a 200 px bottom row (small screens)
   apply_plot_palette(plot_, colors::text());
   for (QCPAxis* a : {plot_->xAxis, plot_->yAxis}) a->grid()->setPen(QPen(colors::muted(), 0, Qt::DotLine));
   plot_->legend->setVisible(true);
@@ -452,7 +452,7 @@ QWidget* SweepView::buildResults() {
   table_->horizontalHeader()->setDefaultSectionSize(64);
   table_->setColumnWidth(SweepTableModel::Index, 34);
   table_->setColumnWidth(SweepTableModel::Tree, 80);
-  table_->setMinimumHeight(60);
+  table_->setMinimumHeight(44);
   connect(table_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
           [this](const QModelIndex& current) { onTableClick(current); });
 

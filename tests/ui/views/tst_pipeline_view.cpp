@@ -347,13 +347,13 @@ class TestPipelineView : public QObject {
       for (const sm::Event& e : device_->events) sink->on_event(e);
       sink->flush();
     }
-    MainWindow w;
-    install_pipeline_view(w);
+    MainWindow w;  // installs the pipeline dock itself
     QDockWidget* dock = w.dock(QStringLiteral("pipelineDock"));
     QVERIFY(dock);
     QCOMPARE(w.dockWidgetArea(dock), Qt::BottomDockWidgetArea);
-    auto* v = qobject_cast<PipelineView*>(dock->widget());
+    PipelineView* v = w.pipelineView();
     QVERIFY(v);
+    QVERIFY(dock->isAncestorOf(v));
     QVERIFY(v->showingPlaceholder());
     QVERIFY(w.openTrace(path));
     QVERIFY(!v->showingPlaceholder());
