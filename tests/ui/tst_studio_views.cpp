@@ -50,6 +50,19 @@ bool cli(const QStringList& args, QString* out = nullptr) {
   return ok;
 }
 
+// Runs the Studio offscreen; its exit code (-1 on a crash or time-out) and output in *log.
+int studio(const QStringList& args, QString* log) {
+  QProcess p;
+  QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+  env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+  p.setProcessEnvironment(env);
+  p.setProcessChannelMode(QProcess::MergedChannels);
+  p.start(binary("specmamba-studio"), args);
+  const bool done = p.waitForFinished(180000);
+  *log = QString::fromUtf8(p.readAll());
+  return done && p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+}
+
 // Distinct colours in a coarse sample: a blank or single-colour grab has 1-2.
 int colours(const QImage& img) {
   QSet<QRgb> seen;
@@ -154,19 +167,14 @@ void TestStudioViews::openDumpNamesABadFile() {
 
 void TestStudioViews::screenshotViewsWriteThePartTwoViews() {
   const QString dir = tmp_.filePath(QStringLiteral("shots"));
-  QProcess p;
-  QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-  env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
-  p.setProcessEnvironment(env);
-  p.setProcessChannelMode(QProcess::MergedChannels);
-  p.start(binary("specmamba-studio"),
-          {studio_test::shippedTarget(), QStringLiteral("--draft"), studio_test::shippedDraft(), QStringLiteral("--tree"),
-           QStringLiteral("2,2,1"), QStringLiteral("--prompt"), QStringLiteral("And God said"),
-           QStringLiteral("--max-tokens"), QStringLiteral("24"), QStringLiteral("--dump"), dump_,
-           QStringLiteral("--open-sweep"), sweep_, QStringLiteral("--screenshot-views"), dir});
-  QVERIFY(p.waitForFinished(180000));
-  const QString log = QString::fromUtf8(p.readAll());
-  QVERIFY2(p.exitStatus() == QProcess::NormalExit && p.exitCode() == 0, qPrintable(log));
+  QString log;
+  const int rc = studio({studio_test::shippedTarget(), QStringLiteral("--draft"), studio_test::shippedDraft(),
+                         QStringLiteral("--tree"), QStringLiteral("2,2,1"), QStringLiteral("--prompt"),
+                         QStringLiteral("And God said"), QStringLiteral("--max-tokens"), QStringLiteral("24"),
+                         QStringLiteral("--dump"), dump_, QStringLiteral("--open-sweep"), sweep_,
+                         QStringLiteral("--screenshot-views"), dir},
+                        &log);
+  QVERIFY2(rc == 0, qPrintable(log));
 
   QFile rf(QDir(dir).filePath(QStringLiteral("report.json")));
   QVERIFY(rf.open(QIODevice::ReadOnly));
@@ -189,17 +197,11 @@ void TestStudioViews::screenshotViewsWriteThePartTwoViews() {
 
 void TestStudioViews::screenshotViewsStopOnABadDump() {
   const QString dir = tmp_.filePath(QStringLiteral("bad-shots"));
-  QProcess p;
-  QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-  env.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
-  p.setProcessEnvironment(env);
-  p.setProcessChannelMode(QProcess::MergedChannels);
-  p.start(binary("specmamba-studio"), {studio_test::shippedTarget(), QStringLiteral("--dump"),
-                                       tmp_.filePath(QStringLiteral("missing.h5")),
-                                       QStringLiteral("--screenshot-views"), dir});
-  QVERIFY(p.waitForFinished(60000));
-  const QString log = QString::fromUtf8(p.readAll());
-  QCOMPARE(p.exitCode(), 1);
+  QString log;
+  QCOMPARE(studio({studio_test::shippedTarget(), QStringLiteral("--dump"), tmp_.filePath(QStringLiteral("missing.h5")),
+                   QStringLiteral("--screenshot-views"), dir},
+                  &log),
+           1);
   QVERIFY2(log.contains(QStringLiteral("missing.h5")), qPrintable(log));
   QVERIFY(!QFileInfo::exists(QDir(dir).filePath(QStringLiteral("report.json"))));
 }
