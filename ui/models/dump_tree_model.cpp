@@ -41,17 +41,16 @@ void DumpTreeModel::setDatasets(std::vector<DumpDatasetInfo> datasets) {
   datasets_ = std::move(datasets);
   groups_.clear();
   roots_.clear();
-  std::map<int, size_t> group_of_layer;
+  // Layer groups in numeric order whatever order the datasets come in
+  // (DumpReader::datasets() sorts them, a caller's list need not be);
+  // tensors within a group keep the given (forward) order.
+  std::map<int, std::vector<int>> members_of_layer;
   for (size_t i = 0; i < datasets_.size(); ++i) {
     const int l = layerOf(datasets_[i].name);
-    if (l < 0) {
-      roots_.push_back(static_cast<int>(i));
-      continue;
-    }
-    auto [it, fresh] = group_of_layer.emplace(l, groups_.size());
-    if (fresh) groups_.push_back({l, {}});
-    groups_[it->second].members.push_back(static_cast<int>(i));
+    if (l < 0) roots_.push_back(static_cast<int>(i));
+    else members_of_layer[l].push_back(static_cast<int>(i));
   }
+  for (auto& [l, members] : members_of_layer) groups_.push_back({l, std::move(members)});
   endResetModel();
 }
 

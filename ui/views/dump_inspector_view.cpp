@@ -104,7 +104,8 @@ DumpInspectorView::DumpInspectorView(QWidget* parent) : QWidget(parent) {
   connect(job_, &DumpJob::progress, this,
           [this](int done, int total) { status_label_->setText(tr("Writing dump… %1 / %2 tokens").arg(done).arg(total)); });
   connect(job_, &DumpJob::failed, this, [this](const QString& m) {
-    dump_action_->setEnabled(true);
+    // A refused second start fails too, while the first job still runs.
+    dump_action_->setEnabled(!job_->isBusy());
     showError(tr("Dump failed: %1").arg(m));
   });
   connect(job_, &DumpJob::cancelled, this, [this] {

@@ -33,6 +33,35 @@ std::string twin_of(const DumpReader& r, const std::string& name) {
   return other;
 }
 
+// Serves a read of fewer rows than a block from the aligned block of
+// kDumpBlockRows rows around it (one chunk row of the file; `offset` is the
+// slice's first row, so blocks align on the dataset's rows), read once and
+// kept. A sampled heatmap reads a few rows per bin, often several bins in one
+// chunk; DumpReader opens the dataset per read, so HDF5's chunk cache does not
+// survive between reads and each of them would decompress the whole chunk again.
+RowBlockReader block_cached(RowBlockReader read, int64_t rows, int64_t cols, int64_t offset) {
+  struct Block {
+    int64_t first = -1;
+    std::vector<float> data;
+  };
+  auto block = std::make_shared<Block>();
+  return [read = std::move(read), block, rows, cols, offset](int64_t i, int64_t n, float* out) {
+    const int64_t start = offset + i - (offset + i) % kDumpBlockRows - offset;  // relative start of the block
+    const int64_t lo = std::max<int64_t>(0, start), hi = std::min<int64_t>(rows, start + kDumpBlockRows);
+    if (n >= hi - lo || i + n > hi) {  // a whole block, or across two: read as asked
+      read(i, n, out);
+      return;
+    }
+    if (block->first != lo) {
+      block->first = -1;
+      block->data.resize(static_cast<size_t>((hi - lo) * cols));
+      read(lo, hi - lo, block->data.data());
+      block->first = lo;
+    }
+    std::copy_n(block->data.data() + (i - lo) * cols, n * cols, out);
+  };
+}
+
 // Reads the heatmap of `rows` x `cols` through `read`, keeping every row read in `kept`.
 Heatmap heatmap_keeping(int64_t rows, int64_t cols, const DumpTensorRequest& q, const RowBlockReader& read,
                         std::vector<float>& kept, const std::atomic<bool>* cancel, int delay_ms) {
@@ -54,7 +83,8 @@ bool read_stats(const DumpReader& r, const DumpTensorRequest& q, const std::stri
                 int64_t rows, DumpTensorResult& res, const std::atomic<bool>* cancel, int delay_ms) {
   const int64_t cols = res.info.cols();
   auto reader_of = [&](const std::string& ds) -> RowBlockReader {
-    return [&r, ds, row0, cols](int64_t i, int64_t n, float* out) { r.read_into(ds, row0 + i, n, 0, cols, out); };
+    return block_cached([&r, ds, row0, cols](int64_t i, int64_t n, float* out) { r.read_into(ds, row0 + i, n, 0, cols, out); },
+                        rows, cols, row0);
   };
   std::vector<float> kept;
   res.heatmap = heatmap_keeping(rows, cols, q, reader_of(name), kept, cancel, delay_ms);
@@ -79,7 +109,10 @@ bool read_stats(const DumpReader& r, const DumpTensorRequest& q, const std::stri
 void read_row(const DumpReader& r, const DumpTensorRequest& q, const std::string& name, DumpTensorResult& res) {
   if (res.info.rows() == 0) return;
   const int64_t sel = std::clamp<int64_t>(q.selected_row, 0, res.info.rows() - 1);
-  const std::string base = dump_base_name(name);
+  // T_codes / T_exponent: the values of T beside them. T_unrotated keeps its
+  // own values and has no codes (those are of T, the rotated row).
+  const bool unrotated = ends_with(name, kDumpUnrotatedSuffix);
+  const std::string base = unrotated ? name : dump_base_name(name);
   const std::string float_name = r.has(base) && !r.info(base).integer ? base : name;
   DumpRowSlice& s = res.row;
   s.dataset = QString::fromStdString(float_name);
@@ -89,7 +122,7 @@ void read_row(const DumpReader& r, const DumpTensorRequest& q, const std::string
   const int64_t fcols = r.info(float_name).cols();
   s.values = r.read(float_name, sel, 1, 0, fcols);
   const std::string cn = base + kDumpCodesSuffix, en = base + kDumpExponentSuffix;
-  if (!r.has(cn) || !r.has(en)) return;
+  if (unrotated || !r.has(cn) || !r.has(en)) return;
   const auto ci = r.info(cn);
   if (ci.cols() != fcols || ci.rows() != r.info(float_name).rows() || ci.group < 1) return;
   s.codes = r.read(cn, sel, 1);
@@ -105,15 +138,21 @@ bool read_diff(const DumpReader& r, const DumpTensorRequest& q, const std::strin
                int64_t rows, DumpTensorResult& res, const std::atomic<bool>* cancel, int delay_ms) {
   try {
     const DumpReader b(local(q.diff_path));
-    if (!b.has(name)) fail(b.path(), "has no " + name);
+    // The dataset b is compared with: the same name, or its form across bases (dump_diff.h).
+    if (diff_counterpart(r, b, name).empty())
+      fail(b.path(), b.has(name) ? name + " is in another basis (rotated vs unrotated): not compared"
+                                 : "has no " + name);
     const RowMatch m = match_rows(r, b);
     int64_t i0 = 0;
     while (i0 < static_cast<int64_t>(m.row_a.size()) && m.row_a[i0] < row0) ++i0;
     int64_t i1 = i0;
     while (i1 < static_cast<int64_t>(m.row_a.size()) && m.row_a[i1] < row0 + rows) ++i1;
+    const RowBlockReader cached = block_cached(
+        [&](int64_t i, int64_t n, float* out) { read_diff_rows(r, b, m, name, i0 + i, n, out); }, i1 - i0,
+        res.info.cols(), m.row_a.empty() || i0 >= static_cast<int64_t>(m.row_a.size()) ? 0 : m.row_a[i0]);
     RowBlockReader dr = [&](int64_t i, int64_t n, float* out) {
       if (delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
-      read_diff_rows(r, b, m, name, i0 + i, n, out);
+      cached(i, n, out);
     };
     res.diff = decimate_maxabs(i1 - i0, res.info.cols(), q.max_bin_rows, q.max_bin_cols, dr, q.max_read_rows,
                                cancel);
