@@ -153,8 +153,8 @@ void DumpInspectorView::buildUi() {
   tree_->setUniformRowHeights(true);
   tree_->setAlternatingRowColors(true);
   tree_->header()->setStretchLastSection(false);
-  tree_->header()->setSectionResizeMode(DumpTreeModel::NameColumn, QHeaderView::Stretch);
-  for (int c = 1; c < DumpTreeModel::ColumnCount; ++c)
+  // Whole names ("out_proj_in_exponent"): the tree scrolls sideways when narrow.
+  for (int c = 0; c < DumpTreeModel::ColumnCount; ++c)
     tree_->header()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
   connect(tree_->selectionModel(), &QItemSelectionModel::currentChanged, this, [this](const QModelIndex& i) {
     if (const DumpDatasetInfo* d = tree_model_->datasetAt(i.siblingAtColumn(0))) {
@@ -278,8 +278,10 @@ void DumpInspectorView::buildUi() {
 
   split->addWidget(tree_);
   split->addWidget(tabs_);
-  split->setStretchFactor(0, 1);
-  split->setStretchFactor(1, 3);
+  split->setStretchFactor(0, 0);
+  split->setStretchFactor(1, 1);
+  // Names and shapes in view; the plots get the rest (a narrow dock scrolls the tree sideways).
+  split->setSizes({fontMetrics().horizontalAdvance(QStringLiteral("out_proj_in_exponent [512, 5120]")) + 48, 900});
   top->addWidget(split, 1);
   status_label_ = new QLabel(this);
   status_label_->setWordWrap(true);
