@@ -805,6 +805,7 @@ void MainWindow::restoreSettings() {
   p.seed = s.value(QStringLiteral("sampling/seed"), qulonglong(p.seed)).toULongLong();
   panel_->sampling()->setParams(p);
   panel_->sampling()->setMaxTokens(s.value(QStringLiteral("sampling/max_tokens"), panel_->sampling()->maxTokens()).toInt());
+  tuner_->restoreFields(s.value(QStringLiteral("tuner/fields")).toMap());
 }
 
 void MainWindow::saveSettings() const {
@@ -828,6 +829,7 @@ void MainWindow::saveSettings() const {
   s.setValue(QStringLiteral("sampling/top_p"), p.top_p);
   s.setValue(QStringLiteral("sampling/seed"), qulonglong(p.seed));
   s.setValue(QStringLiteral("sampling/max_tokens"), panel_->sampling()->maxTokens());
+  s.setValue(QStringLiteral("tuner/fields"), tuner_->fieldValues());
 }
 
 void MainWindow::onError(const QString& message) {

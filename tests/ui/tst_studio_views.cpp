@@ -16,6 +16,8 @@
 #include <QProcess>
 #include <QScrollArea>
 #include <QSet>
+#include <QSettings>
+#include <QStandardPaths>
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QTemporaryDir>
@@ -84,14 +86,20 @@ class TestStudioViews : public QObject {
   void screenshotViewsWriteThePartTwoViews();
   void screenshotViewsStopOnABadDump();
   void windowFitsASmallScreen();
+  void tunerSettingsPersist();
 
  private:
-  QTemporaryDir tmp_;
+  QTemporaryDir tmp_, settings_dir_;
   QString dump_, sweep_;
 };
 
 void TestStudioViews::initTestCase() {
   QVERIFY(tmp_.isValid());
+  // The windows that persist write here, never the user's settings.
+  QStandardPaths::setTestModeEnabled(true);
+  QCoreApplication::setOrganizationName(QStringLiteral("SpecMambaViewTests"));
+  for (auto fmt : {QSettings::NativeFormat, QSettings::IniFormat})
+    QSettings::setPath(fmt, QSettings::UserScope, settings_dir_.path());
   QVERIFY2(QFileInfo(binary("specmamba")).isExecutable(), "build the specmamba CLI first");
   dump_ = tmp_.filePath(QStringLiteral("run.h5"));
   QVERIFY(cli({QStringLiteral("generate"), studio_test::shippedTarget(), QStringLiteral("--prompt"),
@@ -228,6 +236,39 @@ void TestStudioViews::windowFitsASmallScreen() {
       QVERIFY2(view->height() >= std::min(view->minimumSizeHint().height(), d->height() - 30), name);
     }
   }
+}
+
+// The tuner's fields come back in the next session, preset-filled ones as
+// they were saved (not as the preset would fill them).
+void TestStudioViews::tunerSettingsPersist() {
+  QVariantMap saved;
+  {
+    MainWindow w(nullptr, true);
+    TunerView* t = w.tunerView();
+    t->setTree(QStringLiteral("3,2,1"));
+    t->loadSettings({{QStringLiteral("verify"), QStringLiteral("dfs")},
+                     {QStringLiteral("backtrack"), QStringLiteral("hybrid")},
+                     {QStringLiteral("budget"), qlonglong(300000)},
+                     {QStringLiteral("preset"), QStringLiteral("w4a8")},
+                     {QStringLiteral("platform"), QStringLiteral("u280")}});
+    auto* group = t->findChild<QSpinBox*>(QStringLiteral("tunerActGroup"));
+    QVERIFY(group);
+    group->setValue(16);
+    saved = t->fieldValues();
+    QCOMPARE(saved.value(QStringLiteral("tunerTree")).toString(), QStringLiteral("3,2,1"));
+    QCOMPARE(saved.value(QStringLiteral("tunerActGroup")).toInt(), 16);
+    w.close();  // saves the settings
+  }
+  MainWindow w2(nullptr, true);
+  const QVariantMap restored = w2.tunerView()->fieldValues();
+  for (auto it = saved.begin(); it != saved.end(); ++it)
+    QVERIFY2(restored.value(it.key()) == it.value(),
+             qPrintable(it.key() + QStringLiteral(": saved ") + it.value().toString() + QStringLiteral(", restored ") +
+                        restored.value(it.key()).toString()));
+  QCOMPARE(w2.tunerView()->tree(), QStringLiteral("3,2,1"));
+  // A headless window (persist off) starts from the defaults.
+  MainWindow w3(nullptr, false);
+  QVERIFY(w3.tunerView()->tree() != QStringLiteral("3,2,1"));
 }
 
 QTEST_MAIN(TestStudioViews)

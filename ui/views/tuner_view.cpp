@@ -436,6 +436,46 @@ void TunerView::loadSettings(const QVariantMap& m) {
   if (!text("platform").isEmpty()) setPlatform(text("platform"));
 }
 
+QVariantMap TunerView::fieldValues() const {
+  QVariantMap m;
+  auto named = [](const QObject* o) { return o->objectName().startsWith(QLatin1String("tuner")); };
+  for (const QComboBox* c : findChildren<QComboBox*>())
+    if (named(c)) m.insert(c->objectName(), c->currentText());
+  for (const QLineEdit* e : findChildren<QLineEdit*>())
+    if (named(e) && !qobject_cast<QComboBox*>(e->parent())) m.insert(e->objectName(), e->text());
+  for (const QSpinBox* b : findChildren<QSpinBox*>())
+    if (named(b)) m.insert(b->objectName(), b->value());
+  for (const QDoubleSpinBox* b : findChildren<QDoubleSpinBox*>())
+    if (named(b)) m.insert(b->objectName(), b->value());
+  for (const QCheckBox* b : findChildren<QCheckBox*>())
+    if (named(b)) m.insert(b->objectName(), b->isChecked());
+  return m;
+}
+
+void TunerView::restoreFields(const QVariantMap& values) {
+  auto apply = [this](const QString& name, const QVariant& v) {
+    if (auto* c = findChild<QComboBox*>(name)) {
+      const int i = c->findText(v.toString());
+      if (i >= 0) c->setCurrentIndex(i);
+      else if (c->isEditable()) c->setCurrentText(v.toString());
+    } else if (auto* e = findChild<QLineEdit*>(name)) {
+      e->setText(v.toString());
+    } else if (auto* b = findChild<QSpinBox*>(name)) {
+      b->setValue(v.toInt());
+    } else if (auto* d = findChild<QDoubleSpinBox*>(name)) {
+      d->setValue(v.toDouble());
+    } else if (auto* k = findChild<QCheckBox*>(name)) {
+      k->setChecked(v.toBool());
+    }
+  };
+  for (auto it = values.begin(); it != values.end(); ++it)
+    if (it.key().endsWith(QLatin1String("Preset")) || it.key().endsWith(QLatin1String("Presets")))
+      apply(it.key(), it.value());
+  for (auto it = values.begin(); it != values.end(); ++it)
+    if (!it.key().endsWith(QLatin1String("Preset")) && !it.key().endsWith(QLatin1String("Presets")))
+      apply(it.key(), it.value());
+}
+
 void TunerView::onTreeTextChanged() {
   if (!syncing_) {
     try {

@@ -75,6 +75,12 @@ class TunerView : public QWidget {
   // Loads the keys present of {"tree", "verify", "tile", "backtrack",
   // "budget", "preset", "platform"} (a sweep point's settings); others stay.
   void loadSettings(const QVariantMap& settings);
+  // Every field by its object name ("tunerTree", "tunerQuantPreset", ...),
+  // for the window's saved settings; restoreFields sets the preset choosers
+  // first so the fields they fill are then restored as saved. Unknown names
+  // and values a field cannot take are skipped.
+  QVariantMap fieldValues() const;
+  void restoreFields(const QVariantMap& values);
 
   WhatIfModel* whatIf() const { return what_if_; }
   RunDeltaModel* deltas() const { return deltas_; }
