@@ -25,6 +25,16 @@ QString shippedTarget() { return QDir::cleanPath(QStringLiteral(SPECMAMBA_TEST_D
 
 const QString kPrompt = QStringLiteral("And God said");
 
+// A greedy run of the shipped target with the test's prompt into `out`.
+DumpJobRequest request(const QString& out, int max_tokens) {
+  DumpJobRequest r;
+  r.model_dir = shippedTarget();
+  r.prompt = kPrompt;
+  r.out_path = out;
+  r.max_tokens = max_tokens;
+  return r;
+}
+
 }  // namespace
 
 class TestDumpJob : public QObject {
@@ -46,11 +56,7 @@ void TestDumpJob::writesADumpThatOpens() {
   DumpJob job;
   QSignalSpy finished(&job, &DumpJob::finished);
   QSignalSpy failed(&job, &DumpJob::failed);
-  DumpJobRequest r;
-  r.model_dir = shippedTarget();
-  r.prompt = kPrompt;
-  r.out_path = out;
-  r.max_tokens = 8;
+  DumpJobRequest r = request(out, 8);
   r.layers = QStringLiteral("0,2-3");
   QVERIFY(job.start(r));
   QVERIFY(job.isBusy());
@@ -88,11 +94,7 @@ void TestDumpJob::stopMidRunLeavesNoFile() {
   QSignalSpy cancelled(&job, &DumpJob::cancelled);
   QSignalSpy finished(&job, &DumpJob::finished);
   QSignalSpy failed(&job, &DumpJob::failed);
-  DumpJobRequest r;
-  r.model_dir = shippedTarget();
-  r.prompt = kPrompt;
-  r.out_path = out;
-  r.max_tokens = 100000;  // far more than the test waits for
+  DumpJobRequest r = request(out, 100000);  // far more than the test waits for
   QVERIFY(job.start(r));
   QVERIFY(progress.wait(60000));
   QVERIFY(progress.first().at(0).toInt() > 0);
@@ -142,11 +144,7 @@ void TestDumpJob::secondStartWhileBusyIsRefused() {
   QSignalSpy failed(&job, &DumpJob::failed);
   QSignalSpy cancelled(&job, &DumpJob::cancelled);
   QSignalSpy finished(&job, &DumpJob::finished);
-  DumpJobRequest r;
-  r.model_dir = shippedTarget();
-  r.prompt = kPrompt;
-  r.out_path = out;
-  r.max_tokens = 100000;
+  DumpJobRequest r = request(out, 100000);
   QVERIFY(job.start(r));
   DumpJobRequest r2 = r;
   r2.out_path = other;
