@@ -153,13 +153,6 @@ Pow2Sum choose_pow2sum(std::span<const float> w, int bits) {
   return choose_pow2sum_impl(w.data(), int64_t(w.size()), m, bits);
 }
 
-int QuantizedMatrix::code(int64_t r, int64_t c) const {
-  const uint8_t* row = codes.data() + r * row_bytes();
-  if (bits == 8) return static_cast<int8_t>(row[c]);
-  const int nib = (c % 2 == 0) ? (row[c / 2] & 0x0F) : (row[c / 2] >> 4);
-  return nib >= 8 ? nib - 16 : nib;
-}
-
 double QuantizedMatrix::scale(int64_t r, int64_t g) const {
   const size_t i = static_cast<size_t>(r * groups_per_row() + g);
   if (kind == ScaleKind::Float) return scales[i];
