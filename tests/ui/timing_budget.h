@@ -11,7 +11,17 @@
 #endif
 #endif
 
+#include <ctime>
+
 namespace timing {
+// This thread's CPU time in ns: a budget on the work itself, which a busy
+// machine (ctest -j, another build) can delay but not make larger.
+inline long long thread_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<long long>(ts.tv_sec) * 1'000'000'000LL + ts.tv_nsec;
+}
+
 #ifdef SM_TEST_SANITIZED
 inline constexpr long long kScale = 10;
 #else

@@ -360,28 +360,27 @@ class TestBacktrackModel : public QObject {
   void fastOnALongRun() {
     auto run = synthetic_run("4,4,4,2", 600, 48);
     QCOMPARE(run->shape->size(), 213);
-    // Best of three: the machine is shared, one scheduler hiccup is not the cost.
-    qint64 build_ns = INT64_MAX;
+    // Best of three in this thread's CPU time: the machine is shared (ctest
+    // -j2 failed this on wall time once), a scheduler hiccup is not the cost.
+    long long build_ns = INT64_MAX;
     for (int rep = 0; rep < 3; ++rep) {
-      QElapsedTimer build;
-      build.start();
+      const long long t0 = timing::thread_cpu_ns();
       const BacktrackWhatIf once(run);
-      build_ns = std::min(build_ns, build.nsecsElapsed());
+      build_ns = std::min(build_ns, timing::thread_cpu_ns() - t0);
     }
     const BacktrackWhatIf w(run);
     QVERIFY(w.available());
-    qint64 best = INT64_MAX;
+    long long best = INT64_MAX;
     for (int rep = 0; rep < 5; ++rep) {
-      QElapsedTimer t;
-      t.start();
+      const long long t0 = timing::thread_cpu_ns();
       const auto r = w.recompute(BacktrackPolicy::Hybrid, w.full_budget() / 3 + rep);
       const WhatIfTotals tot = what_if_totals(r, 48);
-      best = std::min(best, t.nsecsElapsed());
+      best = std::min(best, timing::thread_cpu_ns() - t0);
       QVERIFY(tot.peak_state_bytes > 0);
     }
-    qInfo("build %.2f ms, recompute %.3f ms", build_ns / 1e6, best / 1e6);
-    QVERIFY(best < timing::budget(10'000'000));
-    QVERIFY(build_ns < timing::budget(20'000'000));
+    qInfo("build %.2f ms, recompute %.3f ms (thread CPU)", build_ns / 1e6, best / 1e6);
+    QVERIFY2(best < timing::budget(10'000'000), qPrintable(QString::number(best / 1e6) + QStringLiteral(" ms")));
+    QVERIFY2(build_ns < timing::budget(20'000'000), qPrintable(QString::number(build_ns / 1e6) + QStringLiteral(" ms")));
   }
 
   void tableModel() {
