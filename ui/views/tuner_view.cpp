@@ -400,8 +400,10 @@ void TunerView::setTree(const QString& tree) {
 
 void TunerView::setBacktrack(const QString& policy, qint64 budget) {
   backtrack_->setCurrentText(policy);
-  budget_->setValue(int(std::min<qint64>(budget, budget_->maximum())));
+  setBudget(budget);
 }
+
+void TunerView::setBudget(qint64 budget) { budget_->setValue(int(std::min<qint64>(budget, budget_->maximum()))); }
 
 void TunerView::setQuantPreset(const QString& preset) { quant_preset_->setCurrentText(preset); }
 
@@ -430,8 +432,7 @@ void TunerView::loadSettings(const QVariantMap& m) {
   if (!text("verify").isEmpty()) verify_->setCurrentText(text("verify"));
   if (has("tile")) tile_->setValue(m.value(QStringLiteral("tile")).toInt());
   if (!text("backtrack").isEmpty()) backtrack_->setCurrentText(text("backtrack"));
-  if (has("budget") && m.value(QStringLiteral("budget")).toLongLong() > 0)
-    budget_->setValue(int(std::min<qint64>(m.value(QStringLiteral("budget")).toLongLong(), budget_->maximum())));
+  if (const qint64 budget = m.value(QStringLiteral("budget")).toLongLong(); budget > 0) setBudget(budget);
   if (!text("preset").isEmpty()) setQuantPreset(text("preset"));
   if (!text("platform").isEmpty()) setPlatform(text("platform"));
 }
@@ -468,12 +469,12 @@ void TunerView::restoreFields(const QVariantMap& values) {
       k->setChecked(v.toBool());
     }
   };
-  for (auto it = values.begin(); it != values.end(); ++it)
-    if (it.key().endsWith(QLatin1String("Preset")) || it.key().endsWith(QLatin1String("Presets")))
-      apply(it.key(), it.value());
-  for (auto it = values.begin(); it != values.end(); ++it)
-    if (!it.key().endsWith(QLatin1String("Preset")) && !it.key().endsWith(QLatin1String("Presets")))
-      apply(it.key(), it.value());
+  auto is_preset = [](const QString& name) {
+    return name.endsWith(QLatin1String("Preset")) || name.endsWith(QLatin1String("Presets"));
+  };
+  for (const bool presets : {true, false})
+    for (auto it = values.begin(); it != values.end(); ++it)
+      if (is_preset(it.key()) == presets) apply(it.key(), it.value());
 }
 
 void TunerView::onTreeTextChanged() {

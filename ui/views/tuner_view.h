@@ -67,6 +67,7 @@ class TunerView : public QWidget {
   QString tree() const;
   void setTree(const QString& tree);
   void setBacktrack(const QString& policy, qint64 budget);
+  void setBudget(qint64 budget);  // clamped to the field's range
   void setQuantPreset(const QString& preset);
   void setDesign(const QString& platform, int tile_rows, int tile_cols, int ssm_par, double clock_mhz);
   void setHeldout(const QString& path, qint64 bytes);

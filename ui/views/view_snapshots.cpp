@@ -46,11 +46,10 @@ QStringList save_view_snapshots(MainWindow& w, const QString& dir, const QJsonOb
   QStringList names;
   for (const Shot& s : shots) {
     QWidget* target = s.widget;
+    QDockWidget* d = s.dock ? w.dock(QString::fromLatin1(s.dock)) : nullptr;
     if (s.dock) {
-      QDockWidget* d = w.dock(QString::fromLatin1(s.dock));
       if (!d) continue;
-      d->show();
-      d->raise();
+      w.raiseDock(d->objectName());
       target = d->widget();
     }
     // Let the raised tab lay out and paint before it is grabbed.
@@ -67,8 +66,8 @@ QStringList save_view_snapshots(MainWindow& w, const QString& dir, const QJsonOb
     // A wide view squeezed by the layout (the bottom row is 280 px high) is
     // grabbed floating at a readable size, as a user would undock it, then put back.
     QDockWidget* floated = nullptr;
-    if (s.dock && s.wide && (target->height() < 700 || target->width() < 1200)) {
-      floated = w.dock(QString::fromLatin1(s.dock));
+    if (d && s.wide && (target->height() < 700 || target->width() < 1200)) {
+      floated = d;
       floated->setFloating(true);
       floated->resize(1400, 760);
       for (int i = 0; i < 5; ++i) QApplication::processEvents();
