@@ -362,17 +362,16 @@ HWY_INLINE VecPos Locate(const QLayout& L, int64_t v) {
 }
 
 // Register plans (16 vector registers on SSE4 / AVX2, 32 on AVX-512).
-// Decode (one token: the weights are the whole cost) runs several tiles at
-// once (that many sequential streams), and each block also prefetches the
-// next panel's lines (kPrefetchPanels ahead). Its int8 arithmetic is dense
-// enough (~10 uops per 64 bytes) that the out-of-order window alone cannot
-// keep DRAM busy: measured on Zen 3, dropping the prefetch loses a third of
-// the bandwidth; 2, 3 or 4 tiles and T0 / T1 hints were within noise.
+// Decode (one token: the weights are the whole cost) reads one tile at a time,
+// so the whole matrix is a single sequential stream, which the hardware
+// prefetchers follow best. Measured on an AVX-512 EPYC (Zen 4 VM), mamba-130m
+// shape, interleaved runs: 4 tiles at once with a software prefetch of the next
+// panel gave w8a8 127-142 tok/s, one tile without prefetch 154-178 (w4a4
+// 155-184 -> 179-213; AVX2 target 120-135 -> 120-153). A single stream of the
+// same arithmetic reads at 29 GB/s there, four interleaved streams at 19-25.
 // Batches keep one tile's weight vectors in registers (or L1) for
 // BatchTokens() tokens.
-constexpr int64_t kPrefetchPanels = 1;
-constexpr int kDecodeTiles = kRows == 16 ? 4 : (kRows == 8 ? 3 : 2);  // S accumulators: 4, 6, 8 registers
-constexpr int kDecodeVecs = kDecodeTiles * kVecPerTile;
+constexpr int kDecodeVecs = kVecPerTile;
 constexpr int kBatchVecs = kRows == 4 ? 4 : 2;  // one tile (SSE4, AVX2) or two (AVX-512)
 // The sign scheme needs two more registers per token (|a| of both quads).
 // On AVX2, 3 x 2 / 4 x 2 panels and 1-vector panels of 5-8 tokens measured
@@ -428,9 +427,6 @@ HWY_INLINE void Panel(const QRun& R, const QToken* tk, int64_t v0) {
   VecPos pos[NV];
   for (int v = 0; v < NV; ++v) pos[v] = Locate(L, v0 + v);
   alignas(64) int64_t Q[TT][NV * kRows] = {};
-  // Decode prefetches the panel kPrefetchPanels ahead at the same offsets
-  // (past the end of the matrix, prefetches are harmless: they never fault).
-  const int64_t ahead = kPrefetchPanels * ((NV + kVecPerTile - 1) / kVecPerTile) * L.tile_bytes;
 
   int64_t pair = 0;  // channel pair index: channels [8 pair, 8 pair + 8)
   for (int64_t g = 0; g < ng; ++g) {
@@ -448,11 +444,6 @@ HWY_INLINE void Panel(const QRun& R, const QToken* tk, int64_t v0) {
         for (int v = 0; v < NV; ++v) A[t][v] = D::Begin(S[t][v]);
       for (int64_t pp = 0; pp < ppb; ++pp, ++pair) {
         const int64_t off = pair * kPair;
-        if constexpr (TT == 1)
-          for (int v = 0; v < NV; ++v)
-            if (pos[v].sub == 0)  // one prefetch per 64-byte line
-              for (int64_t l = 0; l < kPair; l += 64)
-                _mm_prefetch(reinterpret_cast<const char*>(gp[v] + off + l + ahead), _MM_HINT_T1);
         V w0[NV], w1[NV];
         for (int v = 0; v < NV; ++v) D::Load(gp[v] + off, w0[v], w1[v]);
         for (int t = 0; t < TT; ++t) {
