@@ -5,6 +5,7 @@
 // a std::string copy and the byte tokenizer.
 //
 //   build-tok/bench/bench_tokenizer --benchmark_min_time=1
+#include "specmamba_paths.h"  // SPECMAMBA_SOURCE_DIR, SPECMAMBA_TEST_DATA
 #include <benchmark/benchmark.h>
 
 #include <fstream>

@@ -9,6 +9,7 @@
 # A finding leaves its input as build-fuzz/findings/<target>/crash-* and fails the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/ccache-env.sh
 mode=${1:---smoke}
 arg=${2:-}
 only=${3:-}

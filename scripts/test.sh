@@ -7,6 +7,7 @@
 #                                (the libFuzzer targets build with clang: scripts/fuzz.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/ccache-env.sh
 mode=${1:-}
 bash scripts/install-deps.sh
 case "$mode" in

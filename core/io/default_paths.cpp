@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "specmamba_paths.h"  // SPECMAMBA_SOURCE_DIR, SPECMAMBA_TEST_DATA
 #include "core/io/default_paths.h"
 
 #include <cstdlib>

@@ -2,6 +2,7 @@
 // The accelerator's dataflow model: strict platform loader, design
 // validation, calibration to LightMamba's published figures, the pipeline's
 // overlap accounting, verification-order state traffic and speculation.
+#include "specmamba_paths.h"  // SPECMAMBA_SOURCE_DIR, SPECMAMBA_TEST_DATA
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -12,6 +12,7 @@
 //                  every tile_heads, the FIFO depth bound, its errors.
 // The speed test prints sm_ssm_pot against both core scans on the shipped
 // target's shape.
+#include "specmamba_paths.h"  // SPECMAMBA_SOURCE_DIR, SPECMAMBA_TEST_DATA
 #include <gtest/gtest.h>
 
 #include <chrono>

@@ -3,6 +3,7 @@
 // decode(encode(s)) == s for every s without the 13 bytes GPT-NeoX has no
 // token for (C0, C1, F5-FF, which encode as U+FFFD), and the byte tokenizer
 // round-trips everything.
+#include "specmamba_paths.h"  // SPECMAMBA_SOURCE_DIR, SPECMAMBA_TEST_DATA
 #include <memory>
 #include <string>
 

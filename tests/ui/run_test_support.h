@@ -2,6 +2,7 @@
 #pragma once
 // A real speculative run on the shipped pair, recorded as the Studio records
 // it (MemoryEventSink + metadata -> RunRecord), for the Qt tests.
+#include "specmamba_paths.h"  // SPECMAMBA_SOURCE_DIR, SPECMAMBA_TEST_DATA
 #include <QString>
 
 #include <memory>

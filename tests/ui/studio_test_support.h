@@ -2,6 +2,7 @@
 #pragma once
 // MainWindow helpers for the Studio's regression tests: the shipped model
 // pair, loading and running through the window's own signals (no sleeps).
+#include "specmamba_paths.h"  // SPECMAMBA_SOURCE_DIR, SPECMAMBA_TEST_DATA
 #include <QDebug>
 #include <QDir>
 #include <QSignalSpy>

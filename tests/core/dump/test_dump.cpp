@@ -3,6 +3,7 @@
 // means what docs/dump-format.md says (recomputed here in double from the
 // dumped inputs and the weights), filters are honoured, the reader rejects
 // foreign and damaged files by name, and no temporary file is ever left.
+#include "specmamba_paths.h"  // SPECMAMBA_SOURCE_DIR, SPECMAMBA_TEST_DATA
 #include <gtest/gtest.h>
 
 #include "tests/core/error_of.h"

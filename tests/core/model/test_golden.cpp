@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The fp32 engine against independent float64 reference logits and states
 // (tools/make_golden.py) for Mamba-1 and Mamba-2 in both namings and dtypes.
+#include "specmamba_paths.h"  // SPECMAMBA_SOURCE_DIR, SPECMAMBA_TEST_DATA
 #include <gtest/gtest.h>
 
 #include <tuple>

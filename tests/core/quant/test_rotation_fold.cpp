@@ -8,6 +8,7 @@
 // and, without it, with the online rotation undone in out_proj; and widths
 // without a Hadamard matrix or missing tensors fail by name, leaving the
 // checkpoint untouched.
+#include "specmamba_paths.h"  // SPECMAMBA_SOURCE_DIR, SPECMAMBA_TEST_DATA
 #include <gtest/gtest.h>
 
 #include "tests/core/error_of.h"

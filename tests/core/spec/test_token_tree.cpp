@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Token tree shapes (widths per depth, JSON path lists), their validation,
 // and the verification schedules built from them (paths / dfs / fifo).
+#include "specmamba_paths.h"  // SPECMAMBA_SOURCE_DIR, SPECMAMBA_TEST_DATA
 #include <gtest/gtest.h>
 
 #include <filesystem>

@@ -2,6 +2,7 @@
 // Tokenizers: the byte tokenizer, the GPT-NeoX BPE (against golden vectors
 // from tools/ref_bpe_encode.py, an independent Python implementation), round
 // trips over arbitrary bytes, malformed tokenizer.json files.
+#include "specmamba_paths.h"  // SPECMAMBA_SOURCE_DIR, SPECMAMBA_TEST_DATA
 #include <gtest/gtest.h>
 #include <unistd.h>
 

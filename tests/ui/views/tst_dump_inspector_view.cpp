@@ -6,6 +6,7 @@
 // a bad file keeps the dump shown before and says why; a diff with a
 // planted difference names its token and layer; "Dump current prompt" writes
 // a dump and opens it.
+#include "specmamba_paths.h"  // SPECMAMBA_SOURCE_DIR, SPECMAMBA_TEST_DATA
 #include "core/dump/dump_generate.h"
 #include "core/dump/dump_reader.h"
 #include "core/dump/dump_writer.h"

@@ -4,6 +4,7 @@
 // resumed without recomputing its rows; the plotted front and staircase are
 // pareto.h's for every axis pair; clicking a point or a row emits that
 // configuration; a results file opens; screenshots at 900x600 and 600x400.
+#include "specmamba_paths.h"  // SPECMAMBA_SOURCE_DIR, SPECMAMBA_TEST_DATA
 #include "core/sweep/sweep.h"
 
 #include <QFile>

@@ -3,6 +3,7 @@
 // that DumpReader opens, with /tokens of the prompt plus the generated tokens
 // but the last; stop() mid-run ends in cancelled() and leaves neither PATH nor
 // PATH.tmp; a bad model directory fails; a second start while busy is refused.
+#include "specmamba_paths.h"  // SPECMAMBA_SOURCE_DIR, SPECMAMBA_TEST_DATA
 #include "core/dump/dump_reader.h"
 #include "core/tokenizer/tokenizer.h"
 

@@ -3,6 +3,7 @@
 // one row each; a run cancelled midway leaves a consistent OUT.partial and no
 // OUT; resuming computes only the missing configurations (the reused rows
 // come back unchanged); an unknown platform fails before anything runs.
+#include "specmamba_paths.h"  // SPECMAMBA_SOURCE_DIR, SPECMAMBA_TEST_DATA
 #include "core/sweep/sweep.h"
 
 #include <QFile>
