@@ -147,17 +147,18 @@ std::vector<T> copy_as(const TensorInfo& t) {
 // here, naming the tensor, rather than in a kernel.
 quant::QuantizedMatrix load_quantized(Loader& L, const std::string& name, int64_t rows, int64_t cols,
                                       const quant::TensorQuant& q, const std::string& field,
-                                      const std::string& where) {
-  q.check_width(cols, where + ": quantization", field);
+                                      const std::string& where, int64_t act_group) {
+  const int64_t group = q.group_for(cols, act_group);
+  if (group == 0) q.check_width(cols, where + ": quantization", field);  // throws, naming the group
   quant::QuantizedMatrix m;
   m.rows = rows;
   m.cols = cols;
   m.bits = q.bits;
-  m.group = q.group;
+  m.group = group;
   const TensorInfo& codes = q.bits == 8 ? L.raw(name + ".qcodes", DType::I8, {rows, cols})
                                         : L.raw(name + ".qcodes", DType::U8, {rows, (cols + 1) / 2});
   m.codes = copy_as<uint8_t>(codes);
-  const int64_t groups = cols / q.group;
+  const int64_t groups = cols / group;
   switch (q.scale) {
     case quant::ScaleFormat::Float: {
       m.kind = quant::ScaleKind::Float;
@@ -205,7 +206,9 @@ std::pair<int, int> act_window(const quant::TensorQuant& a, const std::string& w
 LinearOp load_linear(Loader& L, const std::string& name, int64_t rows, int64_t cols,
                      const quant::QuantConfig& qc, const quant::TensorQuant& wq, const std::string& field,
                      const std::string& where, const float** fp32_rows = nullptr) {
-  // A layer whose input width the group does not divide stays fp32 (quantize_model.h).
+  // A layer whose input width the group does not divide is quantized one group
+  // per row or stays fp32 (TensorQuant::group_for); files written before
+  // row-wide groups keep such layers as fp32 tensors, which load as such.
   const bool fp32 = !wq.quantized() || (cols % wq.group != 0 && L.find_any({name}));
   if (fp32) {
     const float* w = L.get({name}, {rows, cols});
@@ -217,7 +220,8 @@ LinearOp load_linear(Loader& L, const std::string& name, int64_t rows, int64_t c
     fail(where, "quantization: integer weights need quantized activations (linear_activations.bits is 16)");
   aq.check_width(cols, where + ": quantization", "linear_activations");
   const auto [lo, hi] = act_window(aq, where);
-  return LinearOp::quantized(load_quantized(L, name, rows, cols, wq, field, where), aq.bits, aq.group, lo, hi);
+  return LinearOp::quantized(load_quantized(L, name, rows, cols, wq, field, where, aq.group), aq.bits, aq.group,
+                             lo, hi);
 }
 
 }  // namespace

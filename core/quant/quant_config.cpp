@@ -33,6 +33,13 @@ void TensorQuant::check_width(int64_t width, const std::string& where, const std
     fail(where, field + ".group: " + std::to_string(group) + " does not divide the width " + std::to_string(width));
 }
 
+int64_t TensorQuant::group_for(int64_t width, int64_t act_group) const {
+  if (!quantized() || group <= 0 || width <= 0) return 0;
+  if (width % group == 0) return group;
+  if (width < group && act_group > 0 && width % act_group == 0) return width;
+  return 0;
+}
+
 namespace {
 
 enum class Role { Weights, Activations, Ssm };

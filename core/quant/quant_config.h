@@ -42,6 +42,11 @@ struct TensorQuant {
   // Throws sm::Error(where: "FIELD.group: ...") when the tensor is quantized and
   // its group does not divide `width` (the channel count where it is used).
   void check_width(int64_t width, const std::string& where, const std::string& field) const;
+  // The group a linear layer of input width `width` is quantized with:
+  // `group` when it divides the width; the whole row when the width is below
+  // the group and a multiple of the activation group (Mamba-1's dt_proj,
+  // dt_rank 48 under group 128); 0 when the layer stays fp32.
+  int64_t group_for(int64_t width, int64_t act_group) const;
   bool operator==(const TensorQuant&) const = default;
 };
 

@@ -36,7 +36,7 @@ namespace {
 struct Linear {
   std::string name;
   int64_t rows, cols;
-  bool required;  // false: may stay fp32 when the group does not divide cols
+  bool required;  // false: may stay fp32 when no group fits cols (TensorQuant::group_for)
 };
 
 // The linear layers the loader runs through LinearOp, with their shapes.
@@ -49,7 +49,7 @@ std::vector<Linear> linear_layers(const ModelConfig& c) {
     v.push_back({m + "out_proj.weight", D, W, true});
     if (c.arch == Arch::Mamba1) {
       v.push_back({m + "x_proj.weight", c.dt_rank + 2 * N, E, true});
-      v.push_back({m + "dt_proj.weight", E, c.dt_rank, false});  // dt_rank (48 for 130m) rarely divides
+      v.push_back({m + "dt_proj.weight", E, c.dt_rank, false});  // dt_rank: 48 for 130m, one group per row
     }
   }
   return v;
@@ -296,6 +296,7 @@ QuantizeReport quantize_model(const std::string& src_dir, const std::string& dst
                         std::to_string(cfg.head_dim) + " and d_state " + std::to_string(cfg.d_state));
   }
   const TensorQuant& wq = config.linear_weights;
+  const int64_t act_group = config.linear_activations.quantized() ? config.linear_activations.group : 0;
   check_group(wq, cfg.d_model, "linear_weights", "d_model", src_dir);
   check_group(wq, W, "linear_weights", "the out_proj input width", src_dir);
   check_group(config.lm_head_weights, cfg.d_model, "lm_head_weights", "d_model", src_dir);
@@ -320,7 +321,7 @@ QuantizeReport quantize_model(const std::string& src_dir, const std::string& dst
     std::map<int, std::vector<std::pair<std::string, int64_t>>> per_layer;
     for (const Linear& l : linear_layers(cfg)) {
       const char* tn = input_tap_name(l.name);
-      if (!tn || l.cols % wq.group != 0) continue;
+      if (!tn || wq.group_for(l.cols, act_group) == 0) continue;
       per_layer[layer_of(l.name)].push_back({tn, l.cols});
     }
     // Layers in passes whose Hessians fit the budget (one pass for small models).
@@ -397,12 +398,14 @@ QuantizeReport quantize_model(const std::string& src_dir, const std::string& dst
         if (it == t.end()) fail(src_dir, "missing tensor '" + l.name + "'");
         if (it->second.shape != std::vector<int64_t>{l.rows, l.cols})
           fail(src_dir, "tensor '" + l.name + "' does not have the shape its config implies");
-        if (l.cols % wq.group != 0) {
+        TensorQuant lq = wq;
+        lq.group = static_cast<int>(wq.group_for(l.cols, act_group));
+        if (lq.group == 0) {
           if (l.required) check_group(wq, l.cols, "linear_weights", "the input width of " + l.name, src_dir);
           rep.kept_fp32.push_back(l.name);
           continue;
         }
-        quantize_one(l.name, it->second.data, l.rows, l.cols, wq, "linear_weights", l.name);
+        quantize_one(l.name, it->second.data, l.rows, l.cols, lq, "linear_weights", l.name);
         consumed.insert(l.name);
       }
     }

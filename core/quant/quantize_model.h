@@ -2,9 +2,10 @@
 #pragma once
 // `specmamba quantize`: an fp32 checkpoint in, a quantized one out
 // (docs/quantization.md, "Quantized checkpoints"). The rotation is folded
-// first when the config asks for it; then every linear layer whose input
-// width the weight group divides is quantized (the others stay fp32 and are
-// listed); the embedding stays as stored. The output directory is written
+// first when the config asks for it; then every linear layer is quantized
+// with the group TensorQuant::group_for gives it (the weight group, or one
+// group per row for a narrow input such as dt_proj's; layers it fits neither
+// way stay fp32 and are listed); the embedding stays as stored. The output directory is written
 // beside its final name and renamed when complete, and an existing one is
 // never overwritten.
 #include <cstdint>
@@ -41,7 +42,7 @@ struct CalibrationOptions {
 struct QuantizeReport {
   QuantConfig config;                 // as written (may differ from the request: see notes)
   std::vector<std::string> quantized; // tensor names
-  std::vector<std::string> kept_fp32; // linear layers the group does not divide
+  std::vector<std::string> kept_fp32; // linear layers no group fits (group_for)
   std::vector<std::string> notes;     // adjustments made, for the user
   size_t bytes_in = 0, bytes_out = 0; // tensor bytes of the source and the result
   double max_rel_error = 0;           // worst per-tensor ||W - deq(Q)|| / ||W||

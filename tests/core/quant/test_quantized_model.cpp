@@ -6,6 +6,7 @@
 
 #include "tests/core/error_of.h"
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -141,6 +142,41 @@ TEST(QuantizedModel, Mamba1RandomModelQuantizesWithItsSsmInFp32) {
   EXPECT_TRUE(m->weights().packed[0].in_proj.is_quantized());
   const auto l = all_logits(*m, {1, 2, 3, 4});
   for (float v : l) ASSERT_TRUE(std::isfinite(v));
+}
+
+// dt_proj's input (dt_rank) is narrower than the weight group: it gets one
+// group per row when the activation group divides it, else it stays fp32 as
+// before (and such files, like those written before row-wide groups, load).
+TEST(QuantizedModel, Mamba1DtProjGetsOneGroupPerRowOrStaysFp32) {
+  sm_test::TempDir dir;
+  sm::RandomModelSpec spec = sm::random_model_preset("tiny-mamba1");
+  spec.d_model = 128;  // dt_rank 8: below group 64, a multiple of the activation group 8
+  const std::string src = dir.file("src"), q = dir.file("q");
+  sm::write_random_model(src, spec);
+  const auto rep = sm::quant::quantize_model(src, q, preset("w8a8", false, 64));
+  EXPECT_TRUE(rep.kept_fp32.empty());
+  auto m = sm::MambaModel::load(q);
+  ASSERT_EQ(m->config().dt_rank, 8);
+  const sm::LinearOp& dt = m->weights().packed[0].dt_proj;
+  ASSERT_TRUE(dt.is_quantized());
+  EXPECT_EQ(dt.quantized_weights()->group(), 8);
+  EXPECT_TRUE(dt.quantized_weights()->fast());
+  auto f = sm::MambaModel::load(src);
+  const std::vector<int32_t> ids = {1, 2, 3, 4, 5, 6};
+  const auto lq = all_logits(*m, ids), lf = all_logits(*f, ids);
+  double num = 0, den = 0;
+  for (size_t i = 0; i < lq.size(); ++i) num += (lq[i] - lf[i]) * double(lq[i] - lf[i]), den += lf[i] * double(lf[i]);
+  EXPECT_LT(std::sqrt(num / den), 0.05);
+
+  spec.d_model = 64;  // dt_rank 4: the activation group 8 does not divide it
+  const std::string src4 = dir.file("src4"), q4 = dir.file("q4");
+  sm::write_random_model(src4, spec);
+  const auto rep4 = sm::quant::quantize_model(src4, q4, preset("w8a8", false, 64));
+  ASSERT_EQ(rep4.kept_fp32.size(), 2u);
+  EXPECT_NE(rep4.kept_fp32[0].find("dt_proj"), std::string::npos);
+  auto m4 = sm::MambaModel::load(q4);
+  EXPECT_FALSE(m4->weights().packed[0].dt_proj.is_quantized());
+  EXPECT_TRUE(m4->weights().packed[0].x_proj.is_quantized());
 }
 
 TEST(QuantizedModel, QuantizeRefusesWhatItCannotDo) {
