@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "specmamba_paths.h"  // SPECMAMBA_SOURCE_DIR, SPECMAMBA_TEST_DATA
 #include "core/io/default_paths.h"
 
 #include <cstdlib>
+
+#include "specmamba_paths.h"  // SPECMAMBA_SOURCE_DIR
 
 namespace sm {
 

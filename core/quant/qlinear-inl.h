@@ -490,8 +490,7 @@ void RunPanels(const QRun& R, int64_t tile0, int64_t tile1) {
   const int64_t v_end = tile1 * kVecPerTile;
   int64_t v = tile0 * kVecPerTile;
   if (R.ntok == 1) {
-    for (; v + kDecodeVecs <= v_end; v += kDecodeVecs) Panel<D, kPPB, 1, kDecodeVecs>(R, R.tokens, v);
-    for (; v < v_end; ++v) Panel<D, kPPB, 1, 1>(R, R.tokens, v);
+    for (; v < v_end; v += kDecodeVecs) Panel<D, kPPB, 1, kDecodeVecs>(R, R.tokens, v);  // whole tiles
     return;
   }
   constexpr int kTokens = BatchTokens<D>();

@@ -5,9 +5,9 @@
 // first when the config asks for it; then every linear layer is quantized
 // with the group TensorQuant::group_for gives it (the weight group, or one
 // group per row for a narrow input such as dt_proj's; layers it fits neither
-// way stay fp32 and are listed); the embedding stays as stored. The output directory is written
-// beside its final name and renamed when complete, and an existing one is
-// never overwritten.
+// way stay fp32 and are listed); the embedding stays as stored. The output
+// directory is written beside its final name and renamed when complete, and
+// an existing one is never overwritten.
 #include <cstdint>
 #include <string>
 #include <vector>
